@@ -1,0 +1,4 @@
+"""Vectorised simulators and exact moment propagation (NumPy/SciPy).
+
+May import ``theory``; never ``verify``.
+"""
