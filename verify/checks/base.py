@@ -1,0 +1,336 @@
+r"""The `Check` base class: one claim of the paper at one level, in one short file.
+
+A check file looks like this (the whole file)::
+
+    '''Thm 4.1 as stated: $\mathbb E\|X(t)-x^*\|^2 \le \dots$ (paper §4.1).'''
+    from verify.checks.base import Check
+    from verify.verdict import Hypothesis
+
+    class Thm41AsStated(Check):
+        id = "R6-as-stated"
+        result = "Thm 4.1"
+        level = "as-stated"
+        claim = "E||X(t)-x*||^2 <= C5 e^{-2 lambda t} + C6 for all t"
+        claim_latex = r"\mathbb{E}\|X(t)-x^*\|^2 \le C_5 e^{-2\lambda t} + C_6"
+        conventions = ["c_lambda = sup_t ||Gamma(t)|| e^{lambda t} (SPEC §1)"]
+        quick = {"paths": 2000, "T": 5.0}
+        full = {"paths": 50000, "T": 20.0}
+
+        def hypotheses(self, ctx):
+            p = ctx.params
+            return [Hypothesis("V < 0", v < 0, f"V = {v:.4g}")]
+
+        def run(self, ctx):
+            samples = ctx.map_seeded(simulate_chunk, chunks)   # tasks carry their seeds
+            ...
+            return self.from_samples(ctx, samples, rhs, bound="student-t",
+                                     plots=[self.plot_band(ctx, "bound", t, ...)])
+
+    CHECKS = [Thm41AsStated()]
+
+The runner (`Check.execute`) fills the context's `params` from the profile, evaluates
+`hypotheses` first — if any fails it returns NOT_APPLICABLE naming it and runs nothing else —
+then calls `run`, records the runtime, the hypotheses and the seed, turns a raised `Diverged`
+into a DIVERGED verdict and any other exception into an INCONCLUSIVE result carrying the
+traceback (`CheckResult.error`).
+
+Helpers turning evidence into a `CheckResult` with the right verdict (SPEC §5):
+`from_samples` (one Monte Carlo mean vs rhs), `from_grid` (all grid points, Holm),
+`from_exact` (deterministic, tolerance tied to precision), `from_rate` (SPEC §2 rate check),
+`diverged`, and `make_result` (anything else). `plot_band` draws the standard plot.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+
+from verify import stats
+from verify.context import RunContext
+from verify.verdict import CheckResult, Hypothesis, Verdict
+
+__all__ = ["Check", "Diverged"]
+
+
+class Diverged(Exception):
+    """Raise inside `Check.run` when a simulation blew up; `where` says where.
+
+    Example: ``raise Diverged("path 17 non-finite from step 4032 (eta L = 1.9)")``.
+    """
+
+    def __init__(self, where: str, **details: Any) -> None:
+        super().__init__(where)
+        self.where = where
+        self.details = details
+
+
+class Check:
+    """Base class of every check (see the module docstring for a complete example).
+
+    Class attributes an implementer sets: `id`, `result`, `level`, `claim`, `claim_latex`,
+    `conventions`, `quick` and `full` (the parameter sets of the two profiles).
+    Methods: `hypotheses(ctx) -> list[Hypothesis]` (default: none) and `run(ctx) ->
+    CheckResult` (required).
+    """
+
+    id: ClassVar[str] = ""
+    result: ClassVar[str] = ""
+    level: ClassVar[str] = "as-stated"
+    claim: ClassVar[str] = ""
+    claim_latex: ClassVar[str] = ""
+    conventions: ClassVar[list[str]] = []
+    quick: ClassVar[dict[str, Any]] = {}
+    full: ClassVar[dict[str, Any]] = {}
+
+    # ------------------------------------------------------------------ to implement
+    def hypotheses(self, ctx: RunContext) -> list[Hypothesis]:
+        """The result's hypotheses evaluated at `ctx.params` (default: none)."""
+        return []
+
+    def run(self, ctx: RunContext) -> CheckResult:
+        """Gather the evidence and return a `CheckResult` (use the `from_*` helpers)."""
+        raise NotImplementedError(f"{type(self).__name__}.run")
+
+    # ------------------------------------------------------------------ runner
+    def params_for(self, profile: str) -> dict[str, Any]:
+        """The parameter set of `profile` (``"quick"`` or ``"full"``)."""
+        return dict(self.full if profile == "full" else self.quick)
+
+    def execute(self, ctx: RunContext, overrides: dict[str, Any] | None = None) -> CheckResult:
+        """Run the check with the verdict protocol around it (see module docstring)."""
+        ctx.params = {**self.params_for(ctx.profile), **(overrides or {})}
+        start = time.perf_counter()
+        hyps: list[Hypothesis] = []
+        try:
+            hyps = list(self.hypotheses(ctx))
+            failed = [h for h in hyps if not h.holds]
+            if failed:
+                res = self.make_result(
+                    ctx,
+                    Verdict.NOT_APPLICABLE,
+                    "exact",
+                    message="hypothesis fails: "
+                    + "; ".join(
+                        f"{h.name}" + (f" ({h.detail})" if h.detail else "") for h in failed
+                    ),
+                )
+            else:
+                res = self.run(ctx)
+        except Diverged as exc:
+            res = self.diverged(ctx, exc.where, details=exc.details)
+        except KeyboardInterrupt:
+            raise
+        except Exception as exc:  # recorded, not hidden: the CLI exits 3
+            res = self.make_result(
+                ctx,
+                Verdict.INCONCLUSIVE,
+                "exact",
+                message=f"the check raised {type(exc).__name__}: {exc}",
+                error=traceback.format_exc(),
+            )
+        res.hypotheses = res.hypotheses or hyps
+        res.runtime_s = time.perf_counter() - start
+        if res.seed is None:
+            res.seed = ctx.global_seed
+        res.details.setdefault("profile", ctx.profile)
+        res.details.setdefault("params", ctx.params)
+        return res
+
+    # ------------------------------------------------------------------ result helpers
+    def make_result(
+        self, ctx: RunContext, verdict: Verdict, method: str, **fields: Any
+    ) -> CheckResult:
+        """A `CheckResult` with this check's id, result, level, claim, conventions and seed."""
+        base: dict[str, Any] = dict(
+            id=self.id,
+            result=self.result_name,
+            level=self.level,
+            claim=self.claim,
+            claim_latex=self.claim_latex,
+            conventions=list(self.conventions),
+            seed=ctx.global_seed,
+        )
+        base.update(fields)
+        return CheckResult(verdict=verdict, method=method, **base)
+
+    @property
+    def result_name(self) -> str:
+        return self.result
+
+    def from_samples(
+        self,
+        ctx: RunContext,
+        samples: Any,
+        rhs: float,
+        bound: str = "student-t",
+        value_range: tuple[float, float] | None = None,
+        **fields: Any,
+    ) -> CheckResult:
+        """Monte Carlo verdict for "E[sample] <= rhs" from i.i.d. samples (one fixed-n bound).
+
+        PASS iff the one-sided upper bound (level `ctx.alpha`) is <= rhs, FAIL iff the lower
+        bound is > rhs. `confidence_bound` is the bound that decided (upper unless FAIL).
+        """
+        x = np.asarray(samples, dtype=float).ravel()
+        if not np.all(np.isfinite(x)):
+            bad = np.flatnonzero(~np.isfinite(x))
+            return self.diverged(
+                ctx, f"{bad.size} of {x.size} samples non-finite (first index {bad[0]})", **fields
+            )
+        mb = stats.mean_bounds(x, ctx.alpha, bound, value_range)
+        verdict = stats.decide(mb.lcb, mb.ucb, rhs)
+        fields.setdefault("message", _mc_message(verdict, mb.lcb, mb.ucb, rhs))
+        details = dict(fields.pop("details", {}))
+        details.update(lcb=float(mb.lcb), ucb=float(mb.ucb))
+        return self.make_result(
+            ctx,
+            verdict,
+            fields.pop("method", "monte-carlo"),
+            estimate=float(mb.estimate),
+            rhs=float(rhs),
+            confidence_bound=float(mb.lcb if verdict is Verdict.FAIL else mb.ucb),
+            bound_kind=mb.label,
+            alpha=ctx.alpha,
+            paths=mb.n,
+            details=details,
+            **fields,
+        )
+
+    def from_grid(
+        self,
+        ctx: RunContext,
+        samples: Sequence[Any],
+        rhs: Any,
+        points: Sequence[Any] | None = None,
+        bound: str = "student-t",
+        value_range: tuple[float, float] | None = None,
+        **fields: Any,
+    ) -> CheckResult:
+        """Verdict for "E[samples_j] <= rhs_j for every grid point j" (Holm for FAIL,
+        intersection–union for PASS; see `verify.stats.grid_decide`). `points` are the grid
+        parameters (dicts) shown in the report's grid table."""
+        for j, x in enumerate(samples):
+            x = np.asarray(x, dtype=float)
+            if not np.all(np.isfinite(x)):
+                where = points[j] if points is not None else j
+                return self.diverged(ctx, f"grid point {where}: non-finite samples", **fields)
+        g = stats.grid_decide(samples, rhs, ctx.alpha, bound, value_range)
+        w = g.worst
+        details = dict(fields.pop("details", {}))
+        details.update(grid=g.rows(points), multiple_testing=g.correction)
+        fields.setdefault(
+            "message",
+            f"{int(g.rejected.sum())} of {g.estimate.size} grid points rejected by Holm; "
+            f"worst point {w}: LHS in [{g.lcb[w]:.4g}, {g.ucb[w]:.4g}] vs rhs {g.rhs[w]:.4g}. "
+            "Holm step-down applied across grid points.",
+        )
+        return self.make_result(
+            ctx,
+            g.verdict,
+            fields.pop("method", "monte-carlo"),
+            estimate=float(g.estimate[w]),
+            rhs=float(g.rhs[w]),
+            confidence_bound=float(g.lcb[w] if g.verdict is Verdict.FAIL else g.ucb[w]),
+            bound_kind=stats.BOUND_KINDS[bound] + ", Holm over grid",
+            alpha=ctx.alpha,
+            paths=int(min(g.n)),
+            details=details,
+            **fields,
+        )
+
+    def from_exact(
+        self,
+        ctx: RunContext,
+        lhs: Any,
+        rhs: Any,
+        tol: float | None = None,
+        relation: str = "eq",
+        precision_bits: int = 53,
+        method: str = "exact",
+        **fields: Any,
+    ) -> CheckResult:
+        """Deterministic verdict (see `verify.stats.decide_exact`); `method` is ``"exact"`` or
+        ``"symbolic"``."""
+        d = stats.decide_exact(lhs, rhs, tol, relation, precision_bits)
+        scalar = np.size(lhs) == 1 and np.size(rhs) == 1
+        fields.setdefault(
+            "message",
+            f"largest {'lhs - rhs' if relation == 'le' else '|lhs - rhs|'} = {d.max_violation:.3e}"
+            f" vs tolerance {d.tol:.1e}",
+        )
+        return self.make_result(
+            ctx,
+            d.verdict,
+            method,
+            estimate=float(np.ravel(np.asarray(lhs, dtype=float))[0]) if scalar else None,
+            rhs=float(np.ravel(np.asarray(rhs, dtype=float))[0]) if scalar else None,
+            confidence_bound=d.max_violation,
+            bound_kind=d.label,
+            **fields,
+        )
+
+    def from_rate(self, ctx: RunContext, rate: Any, **fields: Any) -> CheckResult:
+        """Verdict of a SPEC §2 rate check (`verify.rates.rate_check` result)."""
+        details = dict(fields.pop("details", {}))
+        details.update(rate.to_details())
+        fields.setdefault("message", rate.message)
+        return self.make_result(
+            ctx,
+            rate.verdict,
+            "rate",
+            estimate=rate.estimate,
+            rhs=rate.rhs,
+            confidence_bound=rate.confidence_bound,
+            bound_kind=rate.bound_kind,
+            alpha=ctx.alpha,
+            paths=rate.paths,
+            details=details,
+            **fields,
+        )
+
+    def diverged(self, ctx: RunContext, where: str, **fields: Any) -> CheckResult:
+        """A DIVERGED result; `where` says which path/step/parameters blew up."""
+        fields.setdefault("message", f"simulation diverged: {where}")
+        details = dict(fields.pop("details", {}))
+        details["diverged_where"] = where
+        return self.make_result(
+            ctx, Verdict.DIVERGED, fields.pop("method", "monte-carlo"), details=details, **fields
+        )
+
+    def plot_band(
+        self,
+        ctx: RunContext,
+        name: str,
+        x: Any,
+        estimate: Any,
+        lcb: Any,
+        ucb: Any,
+        bound: Any,
+        **kwargs: Any,
+    ) -> str:
+        """Save the standard plot (estimate with its confidence band against the bound) in the
+        check's plot folder and return its path. See `verify.plots.plot_band`."""
+        from verify.plots import plot_band
+
+        path = ctx.plot_path(name)
+        kwargs.setdefault("title", f"{self.id}: {self.result_name}")
+        plot_band(path, x, estimate, lcb, ucb, bound, **kwargs)
+        return str(path)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.id}: {self.result_name} ({self.level})>"
+
+
+def _mc_message(verdict: Verdict, lcb: float, ucb: float, rhs: float) -> str:
+    if verdict is Verdict.PASS:
+        return f"upper confidence bound {ucb:.4g} <= rhs {rhs:.4g}"
+    if verdict is Verdict.FAIL:
+        return f"lower confidence bound {lcb:.4g} > rhs {rhs:.4g}"
+    return (
+        f"rhs {rhs:.4g} lies inside the confidence interval [{lcb:.4g}, {ucb:.4g}]; "
+        "more paths needed"
+    )
