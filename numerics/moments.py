@@ -1,0 +1,629 @@
+r"""Exact first and second moments of ASGD / SGD / Euler–Maruyama iterates on quadratics.
+
+Glossary: `eta` $\eta$ · `u` $u_k$ schedule · `U` $U(t)$ · `delta` $\delta$ · `l` delay bound ·
+`q` delay law $q_j = P(l_k = j)$ on $\{0..l\}$ · `b` minibatch size · `n` data size · `Q` Hessian
+($\tilde A = A^\top A/n$ for least squares) · `x_star` $x^*$ · `Sigma` $\Sigma(x)$ per-sample
+gradient covariance · `xi` $\xi$ initial segment · `substeps` $m$ Euler–Maruyama steps per $\delta$.
+
+**The recursion (paper Eqs. 4–5).** On a quadratic $F(x) = F^* + \tfrac12 (x-x^*)^\top Q (x-x^*)$,
+
+$$x_{k+1} = x_k - \eta u_k\big(Q(x_{k-l_k} - x^*) + \zeta_k\big),$$
+
+with $\zeta_k$ the gradient noise: conditionally on the past and on $l_k$ it has mean $0$ and
+covariance either a given $S_k$ (additive Gaussian noise, Eq. 5 with constant $\sigma$,
+$\sigma\sigma^\top = S$) or $\frac{c_b}{b}\Sigma(x_{k-l_k})$ (exact minibatch noise of least
+squares, $c_b = 1$ with replacement, $c_b = (n-b)/(n-1)$ without). The delay $l_k$ is independent
+of the state with law $q$ (constant delay: one-hot $q$; cyclic: a one-hot row per step).
+
+**Exact propagation.** Write $e_k = x_k - x^*$ and $s_k = (e_k, \dots, e_{k-l})$. Because
+$l_k$ is independent of $s_k$ and the noise has conditional mean zero,
+
+$$E[e_{k+1}] = E e_k - h_k Q \textstyle\sum_j q_j E e_{k-j},\qquad h_k = \eta u_k,$$
+$$E[e_{k+1}e_{k-i}^\top] = E[e_k e_{k-i}^\top]
+   - h_k Q \textstyle\sum_j q_j E[e_{k-j}e_{k-i}^\top],$$
+$$E[e_{k+1}e_{k+1}^\top] = P_{00} - h_k(QR_0 + R_0^\top Q^\top)
+   + h_k^2 Q\big(\textstyle\sum_j q_j P_{jj}\big)Q^\top + h_k^2\,\bar N_k,$$
+
+where $P_{ij} = E[e_{k-i}e_{k-j}^\top]$, $R_0 = \sum_j q_j P_{j0}$ and $\bar N_k$ is the noise
+covariance averaged over the read point. For least squares, $\Sigma(x)$ is quadratic in $x$, so
+$\bar N_k$ is an exact affine function of $\sum_j q_j E e_{k-j}$ and $\sum_j q_j P_{jj}$
+(:func:`minibatch_noise_covariance`). This is $\sum_j q_j M_j E[s_ks_k^\top] M_j^\top + $ noise
+with the companion matrices $M_j$, but only the first block row is new: the other blocks are a
+shift. The blocks live in a ring buffer (no copy for the shift), so a step costs
+$O(|\mathrm{supp}\,q|\,(l+1)d^2 + (l+1)d^3)$ instead of the dense $O((l+1)^4 d^3)$.
+Everything is exact up to floating-point rounding (no sampling, no truncation).
+
+**Start (paper footnote 2).** Without an initial segment, the delay at step $k < l$ is
+$\min(l_k, k)$: the probability mass of $q$ above $k$ moves to $k$. This equals supplying the
+constant segment $x_{-l} = \dots = x_{-1} = x_0$ (both read $x_0$). With `xi` given, no cap.
+
+**Euler–Maruyama scheme of Eq. (6)** with $m$ substeps of size $\delta/m$
+(:func:`em_scheme_moments`): $X_{j+1} = X_j - \frac{\eta}{m}U(t_j)Q(X_{j-m l_k} - x^*) +
+\eta U(t_j)\sqrt{1/m}\,\sigma z_j$, the delay $l_k$ drawn once per interval
+$[k\delta, (k+1)\delta)$ ($\theta(t) = l_k\delta$). With $m = 1$ and $U(k\delta) = u_k$ it is
+Eq. (5), so its exact law is the one above; larger $m$ separates discretisation bias from
+sampling error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from theory.errors import InputError
+
+__all__ = [
+    "LeastSquaresNoise",
+    "MomentInputError",
+    "MomentResult",
+    "asgd_moments_from_objects",
+    "capped_delay_probabilities",
+    "constant_delay_probabilities",
+    "cyclic_delay_probabilities",
+    "em_scheme_moments",
+    "least_squares_asgd_moments",
+    "minibatch_noise_covariance",
+    "quadratic_asgd_moments",
+]
+
+
+class MomentInputError(InputError):
+    """Bad input to the exact moment propagation (shapes, probabilities, step sizes)."""
+
+
+# --------------------------------------------------------------------------------------------
+# Results and noise models
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MomentResult:
+    r"""Exact moments of the iterates at the recorded steps.
+
+    Attributes:
+        steps: iteration indices $k$ recorded, shape `(r,)` (coarse steps for the EM scheme).
+        times: $t = k\delta$ for the EM scheme, else `steps` as floats.
+        mean: $E[x_k]$, shape `(r, d)`.
+        cov: $\operatorname{Cov}(x_k)$, shape `(r, d, d)`.
+        x_star: the minimiser $x^*$.
+        Q: the Hessian of $F$ (so that $F(x) - F^* = \frac12(x-x^*)^\top Q(x-x^*)$).
+        method: `"exact"` (moment recursion; no Monte Carlo, no truncation).
+    """
+
+    steps: np.ndarray
+    times: np.ndarray
+    mean: np.ndarray
+    cov: np.ndarray
+    x_star: np.ndarray
+    Q: np.ndarray
+    method: str = "exact"
+
+    @property
+    def second_moment(self) -> np.ndarray:
+        r"""$E[(x_k - x^*)(x_k - x^*)^\top]$, shape `(r, d, d)`."""
+        e = self.mean - self.x_star
+        return self.cov + e[:, :, None] * e[:, None, :]
+
+    @property
+    def mse(self) -> np.ndarray:
+        r"""$E\|x_k - x^*\|^2 = \operatorname{tr}\operatorname{Cov} + \|E x_k - x^*\|^2$."""
+        return np.trace(self.second_moment, axis1=1, axis2=2)
+
+    @property
+    def excess_loss(self) -> np.ndarray:
+        r"""$E[F(x_k)] - F^* = \frac12\operatorname{tr}(Q\,E[(x_k-x^*)(x_k-x^*)^\top])$."""
+        return 0.5 * np.einsum("ab,rba->r", self.Q, self.second_moment)
+
+    @property
+    def variance(self) -> np.ndarray:
+        r"""$E\|x_k - E x_k\|^2 = \operatorname{tr}\operatorname{Cov}(x_k)$."""
+        return np.trace(self.cov, axis1=1, axis2=2)
+
+
+@dataclass(frozen=True)
+class LeastSquaresNoise:
+    r"""Exact minibatch gradient noise of least squares $f_i(x) = \frac12(a_i^\top x - y_i)^2$.
+
+    The noise covariance at the read point $x$ is $\frac{c_b}{b}\Sigma(x)$ with
+    $\Sigma(x) = \frac1n\sum_i g_ig_i^\top - \bar g\bar g^\top$, $g_i = a_i(a_i^\top x - y_i)$,
+    $c_b = 1$ with replacement and $(n-b)/(n-1)$ without (SPEC §1).
+
+    Arguments:
+        A: data matrix, rows $a_i^\top$, shape `(n, d)`.
+        y: targets, shape `(n,)` (the paper's $b_i$).
+        b: minibatch size, $1 \le b$ ($\le n$ without replacement).
+        replacement: sample the minibatch with (default) or without replacement.
+    """
+
+    A: np.ndarray
+    y: np.ndarray
+    b: int
+    replacement: bool = True
+
+    def __post_init__(self) -> None:
+        A = np.asarray(self.A, dtype=float)
+        y = np.asarray(self.y, dtype=float)
+        if A.ndim != 2 or y.shape != (A.shape[0],):
+            raise MomentInputError(
+                "A, y", (A.shape, y.shape), "need A of shape (n, d) and y of shape (n,)",
+                "pass the data matrix with one row per sample and one target per row",
+            )  # fmt: skip
+        n = A.shape[0]
+        if not (isinstance(self.b, (int, np.integer)) and 1 <= self.b):
+            raise MomentInputError("b", self.b, "must be an integer >= 1", "pass 1 <= b")
+        if not self.replacement and self.b > n:
+            raise MomentInputError(
+                "b", self.b, f"exceeds n={n} without replacement", "pass b <= n or replacement"
+            )
+        object.__setattr__(self, "A", A)
+        object.__setattr__(self, "y", y)
+
+    @property
+    def factor(self) -> float:
+        """$c_b/b$: the minibatch covariance is `factor` times $\\Sigma(x)$."""
+        n = self.A.shape[0]
+        if self.replacement:
+            return 1.0 / self.b
+        return 0.0 if n == 1 else (n - self.b) / ((n - 1) * self.b)
+
+
+def minibatch_noise_covariance(
+    noise: LeastSquaresNoise, mean: np.ndarray, second_moment: np.ndarray
+) -> np.ndarray:
+    r"""$E_x\big[\operatorname{Cov}(g_M(b, x)\mid x)\big] = \frac{c_b}{b}E[\Sigma(x)]$, exactly.
+
+    For random $x$ with $E x = m$ and $E[xx^\top] = M$ (any law):
+
+    $$E\Sigma(x) = \frac1n\sum_i a_ia_i^\top\big(a_i^\top M a_i - 2y_i a_i^\top m + y_i^2\big)
+      - \big(\tilde A M\tilde A - \tilde A m h^\top - h m^\top\tilde A + hh^\top\big),$$
+
+    $\tilde A = A^\top A/n$, $h = A^\top y/n$ (so $\bar g = \tilde A x - h$).
+
+    Arguments:
+        noise: the least-squares data and sampling mode.
+        mean: $m = E[x]$, shape `(d,)`.
+        second_moment: $M = E[xx^\top]$ (not centred), shape `(d, d)`.
+
+    Returns:
+        The `(d, d)` covariance of the minibatch gradient noise, averaged over $x$.
+    """
+    A, y = noise.A, noise.y
+    n = A.shape[0]
+    m = np.asarray(mean, dtype=float)
+    M = np.asarray(second_moment, dtype=float)
+    quad = np.einsum("ia,ab,ib->i", A, M, A) - 2.0 * y * (A @ m) + y * y
+    first = (A.T * quad) @ A / n
+    A_tilde = A.T @ A / n
+    h = A.T @ y / n
+    Am = A_tilde @ m
+    second = A_tilde @ M @ A_tilde - np.outer(Am, h) - np.outer(h, Am) + np.outer(h, h)
+    out = noise.factor * (first - second)
+    return 0.5 * (out + out.T)
+
+
+# --------------------------------------------------------------------------------------------
+# Delay laws
+# --------------------------------------------------------------------------------------------
+
+
+def constant_delay_probabilities(l: int) -> np.ndarray:
+    """One-hot law of the constant delay $l_k = l$ on $\\{0..l\\}$."""
+    _check_l(l)
+    q = np.zeros(l + 1)
+    q[l] = 1.0
+    return q
+
+
+def cyclic_delay_probabilities(l: int, K: int) -> np.ndarray:
+    """Per-step one-hot laws of the cyclic delay $l_k = k \\bmod (l+1)$, shape `(K, l+1)`."""
+    _check_l(l)
+    q = np.zeros((K, l + 1))
+    q[np.arange(K), np.arange(K) % (l + 1)] = 1.0
+    return q
+
+
+def capped_delay_probabilities(q: np.ndarray, k: int) -> np.ndarray:
+    r"""Law of $\min(l_k, k)$ (paper footnote 2): the mass of $q$ above $k$ moves to $k$."""
+    q = np.asarray(q, dtype=float)
+    if k >= q.size - 1:
+        return q
+    out = q[: k + 1].copy()
+    out[k] += q[k + 1 :].sum()
+    return np.concatenate([out, np.zeros(q.size - k - 1)])
+
+
+def _check_l(l: int) -> None:
+    if not (isinstance(l, (int, np.integer)) and l >= 0):
+        raise MomentInputError("l", l, "must be an integer >= 0", "pass the delay bound l >= 0")
+
+
+def _check_q(q: object, K: int) -> np.ndarray:
+    qa = np.asarray(q, dtype=float)
+    if qa.ndim == 1:
+        qa = np.broadcast_to(qa, (K, qa.size))
+    if qa.ndim != 2 or qa.shape[0] != K or qa.shape[1] < 1:
+        raise MomentInputError(
+            "q", q, f"must have shape (l+1,) or (K, l+1) with K={K}",
+            "pass one probability vector, or one per step",
+        )  # fmt: skip
+    if np.any(qa < 0) or not np.allclose(qa.sum(axis=1), 1.0, rtol=0, atol=1e-12):
+        raise MomentInputError(
+            "q", q, "is not a probability vector (entries >= 0 summing to 1)",
+            "normalise q, e.g. q / q.sum()",
+        )  # fmt: skip
+    return qa
+
+
+# --------------------------------------------------------------------------------------------
+# The ring-buffer engine
+# --------------------------------------------------------------------------------------------
+
+
+class _Ring:
+    r"""First and second moments of $(e_k, \dots, e_{k-L})$ in a ring buffer.
+
+    Slot of $e_{k-i}$ is $(k - i) \bmod (L+1)$; a step writes one block row and column.
+    """
+
+    def __init__(self, history: np.ndarray) -> None:
+        # history: (L+1, d), e_{-L}, ..., e_0 in time order (deterministic start).
+        n, _d = history.shape
+        self.n = n
+        self.k = 0
+        self.mean = np.empty_like(history)
+        for i in range(n):
+            self.mean[(-i) % n] = history[n - 1 - i]
+        self.P = np.einsum("sa,tb->stab", self.mean, self.mean).copy()
+
+    def slot(self, i: int) -> int:
+        return (self.k - i) % self.n
+
+    def copy(self) -> _Ring:
+        other = object.__new__(_Ring)
+        other.n, other.k = self.n, self.k
+        other.mean, other.P = self.mean.copy(), self.P.copy()
+        return other
+
+    def current(self) -> tuple[np.ndarray, np.ndarray]:
+        s = self.slot(0)
+        return self.mean[s], self.P[s, s]
+
+    def step(
+        self,
+        h: float,
+        noise_scale2: float,
+        delays: np.ndarray,
+        weights: np.ndarray,
+        Q: np.ndarray,
+        noise: Callable[[np.ndarray, np.ndarray], np.ndarray] | None,
+    ) -> None:
+        """One update with delay `delays[i]` w.p. `weights[i]` (fine-grid units)."""
+        cur = self.slot(0)
+        new = (self.k + 1) % self.n
+        slots = [(self.k - int(j)) % self.n for j in delays]
+        mbar = np.zeros(self.mean.shape[1])
+        R = np.zeros(self.P.shape[1:])
+        Mbar = np.zeros(self.P.shape[2:])
+        for w, s in zip(weights, slots):
+            mbar += w * self.mean[s]
+            R += w * self.P[s]
+            Mbar += w * self.P[s, s]
+        QR = Q @ R  # (n, d, d): Q E[e_read e_s^T]
+        row = self.P[cur] - h * QR
+        QR0 = QR[cur]
+        diag = self.P[cur, cur] - h * (QR0 + QR0.T) + (h * h) * (Q @ Mbar @ Q.T)
+        if noise is not None:
+            diag = diag + noise_scale2 * noise(mbar, Mbar)
+        diag = 0.5 * (diag + diag.T)
+        new_mean = self.mean[cur] - h * (Q @ mbar)
+        self.P[new] = row
+        self.P[:, new] = row.transpose(0, 2, 1)
+        self.P[new, new] = diag
+        self.mean[new] = new_mean
+        self.k += 1
+
+
+def _noise_callable(
+    noise: object, x_star: np.ndarray, d: int, K: int
+) -> tuple[Callable[[int], Callable | None], str]:
+    """Map the `noise` argument to `step -> (mbar_e, Mbar_e) -> covariance` (in e = x − x*)."""
+    if noise is None:
+        return (lambda k: None), "none"
+    if isinstance(noise, LeastSquaresNoise):
+        if noise.A.shape[1] != d:
+            raise MomentInputError(
+                "noise.A", noise.A.shape, f"has {noise.A.shape[1]} columns, need d={d}",
+                "pass data with d features",
+            )  # fmt: skip
+
+        def ls(mbar: np.ndarray, Mbar: np.ndarray) -> np.ndarray:
+            m_x = mbar + x_star
+            M_x = Mbar + np.outer(mbar, x_star) + np.outer(x_star, mbar) + np.outer(x_star, x_star)
+            return minibatch_noise_covariance(noise, m_x, M_x)
+
+        return (lambda k: ls), "least-squares minibatch"
+    S = np.asarray(noise, dtype=float)
+    if S.shape == (d, d):
+        return (lambda k: lambda m, M: S), "additive"
+    if S.shape == (K, d, d):
+        return (lambda k: lambda m, M, _S=S[k]: _S), "additive"
+    raise MomentInputError(
+        "noise", getattr(noise, "shape", noise), f"must be (d, d), (K, d, d) with d={d}, K={K},"
+        " a LeastSquaresNoise, or None", "pass the gradient-noise covariance S = sigma sigma^T",
+    )  # fmt: skip
+
+
+def _check_square(name: str, M: object) -> np.ndarray:
+    Ma = np.asarray(M, dtype=float)
+    if Ma.ndim != 2 or Ma.shape[0] != Ma.shape[1] or not np.all(np.isfinite(Ma)):
+        raise MomentInputError(name, M, "must be a finite square matrix", "pass a (d, d) array")
+    return Ma
+
+
+def _records(record: Iterable[int] | None, K: int) -> np.ndarray:
+    if record is None:
+        return np.arange(K + 1)
+    rec = np.unique(np.asarray(list(record), dtype=int))
+    if rec.size and (rec[0] < 0 or rec[-1] > K):
+        raise MomentInputError("record", record, f"steps must lie in [0, {K}]", "clip to 0..K")
+    return rec
+
+
+def _schedule(u: object, K: int, name: str = "u") -> np.ndarray:
+    ua = np.asarray(u, dtype=float)
+    if ua.ndim == 0:
+        ua = np.full(K, float(ua))
+    if ua.shape != (K,) or not np.all(np.isfinite(ua)):
+        raise MomentInputError(name, u, f"must be a scalar or shape ({K},), finite", "pass u_k")
+    return ua
+
+
+def quadratic_asgd_moments(
+    Q: np.ndarray,
+    x_star: np.ndarray,
+    q: np.ndarray,
+    eta: float,
+    u: float | np.ndarray,
+    K: int,
+    *,
+    noise: np.ndarray | LeastSquaresNoise | None = None,
+    x0: np.ndarray | None = None,
+    xi: np.ndarray | None = None,
+    record: Iterable[int] | None = None,
+) -> MomentResult:
+    r"""Exact $E x_k$, $\operatorname{Cov} x_k$ of ASGD (Eq. 4) / its Gaussian surrogate (Eq. 5).
+
+    $x_{k+1} = x_k - \eta u_k(Q(x_{k-l_k} - x^*) + \zeta_k)$, $l_k \sim q$ independent.
+
+    Arguments:
+        Q: Hessian, `(d, d)`.
+        x_star: minimiser $x^*$, `(d,)`.
+        q: delay law on $\{0..l\}$, `(l+1,)` (i.i.d.) or `(K, l+1)` (one per step; one-hot rows
+            for a deterministic sequence such as :func:`cyclic_delay_probabilities`).
+        eta: learning rate $\eta$.
+        u: schedule $u_k$, scalar or `(K,)` ($u_k$ multiplies the update $k \to k+1$).
+        K: number of updates.
+        noise: gradient-noise covariance $S$ (`(d, d)` or `(K, d, d)`: Eq. 5 with
+            $\sigma\sigma^\top = S$), a :class:`LeastSquaresNoise` (exact minibatch noise; also
+            the exact second moments of Eq. 5 with state-dependent $\sigma(x)$, since only the
+            conditional covariance enters), or `None` (gradient descent).
+        x0: start $x_0$ (default $0$).
+        xi: initial segment $x_{-l}, \dots, x_0$ in time order, `(l+1, d)`; if given, no
+            footnote-2 cap and `x0` is ignored.
+        record: steps $k \in [0, K]$ to return (default all).
+
+    Returns:
+        :class:`MomentResult` with `mean`, `cov` at the recorded steps.
+
+    Raises:
+        MomentInputError: shapes, a $q$ that is not a probability vector, bad schedule.
+    """
+    Q = _check_square("Q", Q)
+    d = Q.shape[0]
+    x_star = np.asarray(x_star, dtype=float).reshape(d)
+    if not (isinstance(K, (int, np.integer)) and K >= 0):
+        raise MomentInputError("K", K, "must be an integer >= 0", "pass the number of steps")
+    qa = _check_q(q, max(K, 1))
+    l = qa.shape[1] - 1
+    ua = _schedule(u, K)
+    history = _initial_history(x0, xi, x_star, d, l)
+    capped = xi is None
+    noise_at, _kind = _noise_callable(noise, x_star, d, K)
+    rec = _records(record, K)
+    ring = _Ring(history)
+    means, covs = [], []
+    rec_set = iter(rec.tolist())
+    nxt = next(rec_set, None)
+    for k in range(K + 1):
+        if k == nxt:
+            m, P = ring.current()
+            means.append(m + x_star)
+            covs.append(P - np.outer(m, m))
+            nxt = next(rec_set, None)
+        if k == K:
+            break
+        qk = capped_delay_probabilities(qa[k], k) if capped else qa[k]
+        js = np.flatnonzero(qk)
+        h = eta * ua[k]
+        ring.step(h, h * h, js, qk[js], Q, noise_at(k))
+    return MomentResult(
+        steps=rec,
+        times=rec.astype(float),
+        mean=np.array(means).reshape(-1, d),
+        cov=np.array(covs).reshape(-1, d, d),
+        x_star=x_star,
+        Q=Q,
+    )
+
+
+def _initial_history(
+    x0: np.ndarray | None, xi: np.ndarray | None, x_star: np.ndarray, d: int, L: int
+) -> np.ndarray:
+    if xi is not None:
+        xa = np.asarray(xi, dtype=float)
+        if xa.shape != (L + 1, d):
+            raise MomentInputError(
+                "xi", getattr(xi, "shape", xi), f"must have shape (l+1, d) = {(L + 1, d)}",
+                "pass x_{-l}, ..., x_0 in time order",
+            )  # fmt: skip
+        return xa - x_star
+    x0a = np.zeros(d) if x0 is None else np.asarray(x0, dtype=float).reshape(d)
+    return np.broadcast_to(x0a - x_star, (L + 1, d)).copy()
+
+
+def least_squares_asgd_moments(
+    A: np.ndarray,
+    y: np.ndarray,
+    q: np.ndarray,
+    eta: float,
+    u: float | np.ndarray,
+    b: int,
+    K: int,
+    *,
+    replacement: bool = True,
+    x0: np.ndarray | None = None,
+    xi: np.ndarray | None = None,
+    record: Iterable[int] | None = None,
+) -> MomentResult:
+    r"""Exact moments of minibatch ASGD (Eq. 4) on $F(x) = \frac1{2n}\|Ax - y\|^2$.
+
+    $Q = \tilde A = A^\top A/n$, $x^* = $ the least-squares solution (minimum norm), noise exact
+    (:class:`LeastSquaresNoise`). Other arguments as :func:`quadratic_asgd_moments`.
+    """
+    noise = LeastSquaresNoise(A, y, b, replacement)
+    n = noise.A.shape[0]
+    A_tilde = noise.A.T @ noise.A / n
+    x_star = np.linalg.lstsq(noise.A, noise.y, rcond=None)[0]
+    return quadratic_asgd_moments(
+        A_tilde, x_star, q, eta, u, K, noise=noise, x0=x0, xi=xi, record=record
+    )
+
+
+def em_scheme_moments(
+    Q: np.ndarray,
+    x_star: np.ndarray,
+    q: np.ndarray,
+    eta: float,
+    delta: float,
+    U: float | np.ndarray | Callable[[float], float],
+    K: int,
+    *,
+    substeps: int = 1,
+    noise: np.ndarray | LeastSquaresNoise | None = None,
+    x0: np.ndarray | None = None,
+    xi: np.ndarray | Callable[[float], np.ndarray] | None = None,
+    record: Iterable[int] | None = None,
+) -> MomentResult:
+    r"""Exact moments of the Euler–Maruyama scheme of the SDDE (6) with $m$ substeps per $\delta$.
+
+    $$X_{j+1} = X_j - \frac{\eta}{m}U(t_j)\,Q(X_{j-ml_k} - x^*)
+      + \frac{\eta}{\sqrt m}U(t_j)\,\sigma z_j,
+      \qquad t_j = j\delta/m,\ j \in [km, (k+1)m),$$
+
+    i.e. drift $-\frac{\eta}{\delta}U\nabla F$ and diffusion $\frac{\eta}{\sqrt\delta}U\sigma$ of
+    Eq. (6) over a step $\delta/m$ ($\Delta B \sim N(0, \delta/m)$); $\theta(t) = l_k\delta$ is
+    drawn once per $[k\delta, (k+1)\delta)$ and shared by its $m$ substeps.
+    The initial segment is $\xi$ on $[-\tau, 0]$, $\tau = l\delta$ (constant $x_0$ by default; the
+    SDDE always has one, so there is no footnote-2 cap; with constant $\xi$ it is equivalent).
+
+    Arguments:
+        Q, x_star, q, eta, noise, x0: as :func:`quadratic_asgd_moments` ($\sigma\sigma^\top$ =
+            `noise`).
+        delta: the time step $\delta$ of Eq. (6).
+        U: $U(t)$: scalar, callable of $t$, or array of the `K*substeps` fine-grid values.
+        K: number of coarse steps ($T = K\delta$).
+        substeps: $m \ge 1$.
+        xi: callable $\xi(s)$, $s\in[-\tau,0]$, returning `(d,)`, or `(l*m+1, d)` fine-grid values
+            in time order.
+        record: coarse steps $k \in [0, K]$ to return (at $t = k\delta$).
+
+    Cost: one-hot $q$ rows take one ring update per substep; a random $q$ with $m > 1$ takes one
+    copy of the ring per delay value per coarse step.
+    """
+    Q = _check_square("Q", Q)
+    d = Q.shape[0]
+    x_star = np.asarray(x_star, dtype=float).reshape(d)
+    if not (isinstance(substeps, (int, np.integer)) and substeps >= 1):
+        raise MomentInputError("substeps", substeps, "must be an integer >= 1", "pass m >= 1")
+    if not (np.isfinite(delta) and delta > 0):
+        raise MomentInputError("delta", delta, "must be > 0", "pass the time step delta > 0")
+    m = int(substeps)
+    qa = _check_q(q, max(K, 1))
+    l = qa.shape[1] - 1
+    L = l * m
+    t_fine = np.arange(K * m) * (delta / m)
+    if callable(U):
+        Ua = np.array([float(U(t)) for t in t_fine])
+    else:
+        Ua = _schedule(U, K * m, "U") if np.ndim(U) else np.full(K * m, float(U))
+    if callable(xi):
+        s_grid = -np.arange(L, -1, -1) * (delta / m)
+        xi = np.array([np.asarray(xi(s), dtype=float).reshape(d) for s in s_grid])
+    history = _initial_history(x0, xi, x_star, d, L)
+    noise_at, _kind = _noise_callable(noise, x_star, d, K * m)
+    rec = _records(record, K)
+    ring = _Ring(history)
+    means, covs = [], []
+    rec_list = set(rec.tolist())
+    for k in range(K + 1):
+        if k in rec_list:
+            mu, P = ring.current()
+            means.append(mu + x_star)
+            covs.append(P - np.outer(mu, mu))
+        if k == K:
+            break
+        js = np.flatnonzero(qa[k])
+        ws = qa[k][js]
+        if js.size == 1 or m == 1:
+            for i in range(m):
+                j = k * m + i
+                h = eta * Ua[j] / m
+                ring.step(h, (eta * Ua[j]) ** 2 / m, js * m, ws, Q, noise_at(j))
+        else:
+            ring = _mix_block(ring, js, ws, m, k, eta, Ua, Q, noise_at)
+    return MomentResult(
+        steps=rec,
+        times=rec * float(delta),
+        mean=np.array(means).reshape(-1, d),
+        cov=np.array(covs).reshape(-1, d, d),
+        x_star=x_star,
+        Q=Q,
+    )
+
+
+def _mix_block(
+    ring: _Ring,
+    js: np.ndarray,
+    ws: np.ndarray,
+    m: int,
+    k: int,
+    eta: float,
+    Ua: np.ndarray,
+    Q: np.ndarray,
+    noise_at: Callable[[int], Callable | None],
+) -> _Ring:
+    """m substeps sharing one random delay: propagate per delay value, then mix the laws."""
+    out: _Ring | None = None
+    one = np.ones(1)
+    for j_delay, w in zip(js, ws):
+        r = ring.copy()
+        for i in range(m):
+            j = k * m + i
+            r.step(eta * Ua[j] / m, (eta * Ua[j]) ** 2 / m, np.array([j_delay * m]), one, Q,
+                   noise_at(j))  # fmt: skip
+        if out is None:
+            out = r
+            out.mean *= w
+            out.P *= w
+        else:
+            out.mean += w * r.mean
+            out.P += w * r.P
+    assert out is not None
+    return out
+
+
+def asgd_moments_from_objects(*args: object, **kwargs: object) -> MomentResult:
+    """Adapter for the simulators' Problem / delay / schedule objects (see module notes)."""
+    raise NotImplementedError("adapter lands once numerics/problems.py is committed")
