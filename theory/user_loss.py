@@ -1,0 +1,820 @@
+r"""A user-supplied per-sample loss: derivatives, structure, certified constants, $x^*$, $\Sigma$.
+
+The user writes the per-sample loss $f_i(x) = \ell(x; a_i, b_i)$ of Eq. (1) as a string (see
+:mod:`theory.safe_parse`). This module derives, for a concrete dimension $d$ and data
+$(A, y)$ with rows $a_i^\top$ and labels $b_i$ (SPEC §1: $F = \frac1n\sum_i f_i$):
+
+* $\nabla f$ and $\nabla^2 f$ symbolically, evaluated vectorised (``sympy.lambdify`` to NumPy)
+  over any batch shape, e.g. $P$ paths $\times$ $b$ samples;
+* generalised-linear structure $f = \varphi(a^\top x, b) + \frac{c}{2}\lVert x\rVert^2$ when it
+  holds, verified symbolically; then the constants of Thms 4.1/4.2 are *certified*:
+  $\nabla^2 F(x) = \frac1n\sum_i \varphi''(a_i^\top x, b_i) a_i a_i^\top + cI$, so with
+  $s = \sup\varphi''$, $\iota = \inf\varphi''$ (bounded rigorously with ``mpmath.iv`` interval
+  arithmetic, branch and bound) and $\lambda_{\min}, \lambda_{\max}$ of $\tilde A = A^\top A/n$:
+  $L \le \max(|s\,\lambda_{s}|, |\iota\,\lambda_{\iota}|) + c$ and
+  $\mu \ge \iota\,\lambda_{\iota} + c$ (where $\lambda_{s}=\lambda_{\max}$ if $s \ge 0$ else
+  $\lambda_{\min}$, and $\lambda_{\iota}=\lambda_{\min}$ if $\iota\ge0$ else $\lambda_{\max}$),
+  over $\mathbb{R}^d$ and over the ball $B(x^*, D)$ of Thm 4.2;
+* otherwise $L$ and $\mu$ are *estimates*: extreme Hessian eigenvalues at sample points of the ball;
+* convexity (certified for GLMs with $\inf\varphi'' \ge 0$; a negative Hessian eigenvalue at a
+  point is a certificate of non-convexity), smoothness (no ``abs``/``maximum``/``minimum``);
+* $x^*$ by damped Newton with the certificate $\lVert\nabla F(\hat x)\rVert$ and, when $\mu > 0$ is
+  certified on $\mathbb{R}^d$, $\lVert\hat x - x^*\rVert \le \lVert\nabla F(\hat x)\rVert/\mu$;
+* $\Sigma(x^*)$, the covariance of one sample's gradient under uniform $i$ (SPEC §1), and
+  $\tilde A = \nabla^2 F(x^*)$.
+
+Glossary: ``x_star`` $x^*$, ``Sigma`` $\Sigma$, ``A_tilde`` $\tilde A$, ``L``, ``mu``, ``D``
+(radius of the ball in Thm 4.2), ``lam``/``c`` ridge weight, ``phi`` $\varphi$.
+
+Layering note: this module uses SymPy, mpmath and (for the vectorised evaluation the brief
+requires) NumPy; it does not import ``numerics`` or ``verify``.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import mpmath
+import numpy as np
+import sympy
+from mpmath import iv
+
+from theory.errors import InputError
+from theory.safe_parse import ParsedExpression, parse_expression, sigmoid, softplus, vector_symbols
+
+__all__ = [
+    "Constant",
+    "Convexity",
+    "GLMStructure",
+    "LossAnalysis",
+    "UserLoss",
+    "analyse_loss",
+    "bound_on_interval",
+]
+
+RESERVED = ("x", "a", "b")
+r"""Names the loss expression may use besides the constants: parameter, features, label."""
+
+
+# --------------------------------------------------------------------------------------------
+# Results
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Constant:
+    r"""A derived constant with its provenance.
+
+    Attributes:
+        value: the number (``math.inf`` when no finite bound exists).
+        kind: ``"certified"`` (a rigorous bound: upper for $L$, lower for $\mu$), ``"estimate"``
+            (sampled; not a bound) or ``"unavailable"``.
+        detail: how it was obtained.
+    """
+
+    value: float
+    kind: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class Convexity:
+    r"""Convexity of $F$: ``status`` is ``"certified-convex"``, ``"certified-nonconvex"``
+    (a point with a negative Hessian eigenvalue is given), ``"convex-at-samples"`` (no negative
+    eigenvalue found; not a proof) or ``"unknown"`` (non-smooth losses without GLM structure)."""
+
+    status: str
+    detail: str
+    witness: tuple[float, ...] | None = None
+
+    @property
+    def convex(self) -> bool | None:
+        r"""True / False when certified, None otherwise."""
+        return {"certified-convex": True, "certified-nonconvex": False}.get(self.status)
+
+
+@dataclass(frozen=True)
+class GLMStructure:
+    r"""$f(x; a, b) = \varphi(a^\top x, b) + \frac{c}{2}\lVert x\rVert^2$, verified symbolically.
+
+    Attributes:
+        phi: $\varphi(z, b)$ in the symbols ``z`` and ``b``.
+        z: the symbol for $a^\top x$.
+        b: the label symbol.
+        c: the ridge weight $c$ (exact SymPy number).
+        phi1, phi2: $\partial_z\varphi$, $\partial_z^2\varphi$.
+    """
+
+    phi: sympy.Expr
+    z: sympy.Symbol
+    b: sympy.Symbol
+    c: sympy.Expr
+    phi1: sympy.Expr
+    phi2: sympy.Expr
+
+
+@dataclass(frozen=True)
+class LossAnalysis:
+    r"""Everything the checks need about a user loss on given data.
+
+    Attributes:
+        x_star: the numerical minimiser $\hat x$ (a local one if $F$ is non-convex).
+        grad_norm: $\lVert\nabla F(\hat x)\rVert$ (float64 evaluation).
+        x_star_error: a bound on $\lVert\hat x - x^*\rVert$ (``grad_norm / mu`` when $\mu > 0$ is
+            certified on $\mathbb{R}^d$), else None.
+        L, mu: smoothness and strong convexity on $\mathbb{R}^d$.
+        L_ball, mu_ball: the same on the ball $B(x^*, D)$ (Thm 4.2 hypothesis).
+        D: the ball radius used.
+        convexity: see :class:`Convexity`.
+        smooth: False if a non-smooth function (abs, maximum, minimum) occurs.
+        glm: True when the generalised-linear structure was verified.
+        Sigma: $\Sigma(x^*)$, $d\times d$.
+        A_tilde: $\nabla^2 F(x^*)$, $d\times d$ (None for non-smooth losses).
+        notes: conventions and caveats, for reports.
+    """
+
+    x_star: np.ndarray
+    grad_norm: float
+    x_star_error: float | None
+    L: Constant
+    mu: Constant
+    L_ball: Constant
+    mu_ball: Constant
+    D: float
+    convexity: Convexity
+    smooth: bool
+    glm: bool
+    Sigma: np.ndarray
+    A_tilde: np.ndarray | None
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+# --------------------------------------------------------------------------------------------
+# Numeric back ends
+# --------------------------------------------------------------------------------------------
+
+
+def _np_sigmoid(z):
+    return np.exp(-np.logaddexp(0.0, -z))
+
+
+def _np_softplus(z):
+    return np.logaddexp(0.0, z)
+
+
+_NUMPY_MODULES = [{"sigmoid": _np_sigmoid, "softplus": _np_softplus}, "numpy"]
+
+
+def _lambdify(args: Sequence[sympy.Symbol], exprs: Sequence[sympy.Expr]) -> Callable:
+    return sympy.lambdify(list(args), list(exprs), modules=_NUMPY_MODULES, cse=True)
+
+
+# --------------------------------------------------------------------------------------------
+# The loss
+# --------------------------------------------------------------------------------------------
+
+
+class UserLoss:
+    r"""A parsed per-sample loss $f(x; a, b)$ for dimension $d$, with its derivatives.
+
+    Arguments:
+        expression: the loss, e.g. ``"softplus(-b*dot(a, x)) + lam/2*norm2(x)"``; may use the
+            vector ``x`` (parameter), the vector ``a`` (features), the scalar ``b`` (label) and
+            the names in ``constants``.
+        d: the dimension.
+        constants: named numeric constants, substituted exactly (a float ``v`` becomes the
+            rational with decimal expansion ``repr(v)``).
+
+    Raises:
+        LossSpecError: if the expression is rejected by the safe parser.
+        InputError: for a bad ``d`` or constant.
+    """
+
+    def __init__(
+        self,
+        expression: str,
+        d: int,
+        constants: Mapping[str, float] | None = None,
+        *,
+        parameter: str = "loss.expression",
+    ) -> None:
+        constants = dict(constants or {})
+        for name, value in constants.items():
+            if name in RESERVED:
+                raise InputError(
+                    f"loss.constants.{name}", value, "reserved name", "rename the constant"
+                )
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise InputError(
+                    f"loss.constants.{name}", value, "must be a number", "use a number"
+                )
+            if not math.isfinite(value):
+                raise InputError(f"loss.constants.{name}", value, "must be finite", "fix it")
+        self.d = d
+        self.x = vector_symbols("x", d)
+        self.a = vector_symbols("a", d)
+        self.b = sympy.Symbol("b", real=True)
+        scalars: dict[str, sympy.Expr] = {"b": self.b}
+        for name, value in constants.items():
+            scalars[name] = (
+                sympy.Integer(value) if isinstance(value, int) else sympy.Rational(repr(value))
+            )
+        self.constants = constants
+        self.parsed: ParsedExpression = parse_expression(
+            expression,
+            scalars=scalars,
+            vectors={"x": self.x, "a": self.a},
+            parameter=parameter,
+        )
+        self.expression = expression
+        self.f: sympy.Expr = self.parsed.expr
+        self.smooth = self.parsed.smooth
+        self.grad: tuple[sympy.Expr, ...] = tuple(sympy.diff(self.f, xj) for xj in self.x)
+        self._args = (*self.x, *self.a, self.b)
+        self._f_num = _lambdify(self._args, [self.f])
+        self._grad_num = _lambdify(self._args, self.grad)
+        self._hess_num: Callable | None = None
+        self.glm: GLMStructure | None = _detect_glm(self)
+        if self.glm is not None:
+            zb = (self.glm.z, self.glm.b)
+            self._phi_num = _lambdify(zb, [self.glm.phi, self.glm.phi1, self.glm.phi2])
+            self._c = float(self.glm.c)
+
+    # -- symbolic -----------------------------------------------------------------------
+    def hessian(self) -> sympy.Matrix:
+        r"""$\nabla^2 f$ as a symmetric $d\times d$ SymPy matrix."""
+        return sympy.hessian(self.f, self.x)
+
+    # -- numeric ------------------------------------------------------------------------
+    def _call(self, fun: Callable, x: np.ndarray, A: np.ndarray, y: np.ndarray, k: int):
+        x = np.asarray(x, dtype=float)
+        A = np.asarray(A, dtype=float)
+        y = np.asarray(y, dtype=float)
+        xs = [x[..., None, j] for j in range(self.d)]
+        As = [A[..., j] for j in range(self.d)]
+        out = fun(*xs, *As, y)
+        shape = np.broadcast_shapes((*x.shape[:-1], 1), A.shape[:-1], y.shape)
+        return np.stack([np.broadcast_to(np.asarray(o, dtype=float), shape) for o in out[:k]], -1)
+
+    def per_sample_losses(self, x: np.ndarray, A: np.ndarray, y: np.ndarray) -> np.ndarray:
+        r"""$f(x; a_i, b_i)$: ``x`` (..., d), ``A`` (..., m, d), ``y`` (..., m) -> (..., m)."""
+        if self.glm is not None:
+            z = np.einsum("...md,...d->...m", A, x)
+            phi = np.broadcast_to(self._phi_num(z, y)[0], z.shape)
+            return phi + 0.5 * self._c * np.sum(np.asarray(x) ** 2, -1)[..., None]
+        return self._call(self._f_num, x, A, y, 1)[..., 0]
+
+    def per_sample_gradients(self, x: np.ndarray, A: np.ndarray, y: np.ndarray) -> np.ndarray:
+        r"""$\nabla f(x; a_i, b_i)$: ``x`` (..., d), ``A`` (.., m, d), ``y`` (.., m) to (..., m, d).
+
+        Vectorised over all leading axes (e.g. $P$ paths $\times$ $b$ minibatch samples). For a
+        GLM this is $\varphi'(a_i^\top x, b_i) a_i + c x$ without per-component code.
+        """
+        x = np.asarray(x, dtype=float)
+        A = np.asarray(A, dtype=float)
+        y = np.asarray(y, dtype=float)
+        if self.glm is not None:
+            z = np.einsum("...md,...d->...m", A, x)
+            phi1 = np.broadcast_to(np.asarray(self._phi_num(z, y)[1], dtype=float), z.shape)
+            return phi1[..., None] * A + self._c * x[..., None, :]
+        return self._call(self._grad_num, x, A, y, self.d)
+
+    def F(self, x: np.ndarray, A: np.ndarray, y: np.ndarray) -> np.ndarray:
+        r"""$F(x) = \frac1n\sum_i f_i(x)$ for ``x`` (..., d) over the full data (n, d), (n,)."""
+        return np.mean(self.per_sample_losses(x, A, y), axis=-1)
+
+    def grad_F(self, x: np.ndarray, A: np.ndarray, y: np.ndarray) -> np.ndarray:
+        r"""$\nabla F(x)$ for ``x`` (..., d) -> (..., d)."""
+        return np.mean(self.per_sample_gradients(x, A, y), axis=-2)
+
+    def hess_F(self, x: np.ndarray, A: np.ndarray, y: np.ndarray) -> np.ndarray:
+        r"""$\nabla^2 F(x)$ for one point ``x`` (d,) -> (d, d)."""
+        x = np.asarray(x, dtype=float)
+        A = np.asarray(A, dtype=float)
+        y = np.asarray(y, dtype=float)
+        n = A.shape[0]
+        if self.glm is not None:
+            z = A @ x
+            phi2 = np.broadcast_to(np.asarray(self._phi_num(z, y)[2], dtype=float), z.shape)
+            return (A.T * phi2) @ A / n + self._c * np.eye(self.d)
+        if self._hess_num is None:
+            pairs = [(i, j) for i in range(self.d) for j in range(i, self.d)]
+            exprs = [sympy.diff(self.grad[i], self.x[j]) for i, j in pairs]
+            self._hess_pairs = pairs
+            self._hess_num = _lambdify(self._args, exprs)
+        vals = self._call(self._hess_num, x, A, y, len(self._hess_pairs)).mean(axis=-2)
+        H = np.empty((self.d, self.d))
+        for k, (i, j) in enumerate(self._hess_pairs):
+            H[i, j] = H[j, i] = vals[k]
+        return H
+
+
+# --------------------------------------------------------------------------------------------
+# GLM structure
+# --------------------------------------------------------------------------------------------
+
+
+def _detect_glm(loss: UserLoss) -> GLMStructure | None:
+    r"""Find $\varphi, c$ with $f = \varphi(a^\top x, b) + \frac c2\lVert x\rVert^2$ and verify it.
+
+    $c = \partial_w^2 f(x = w e_1, a = 0)$ (there $a^\top x = 0$, $\lVert x\rVert^2 = w^2$);
+    $\varphi(z, b) = f(x = z e_1, a = e_1) - \frac c2 z^2$. The candidate is accepted only if
+    $f - \varphi(a^\top x, b) - \frac c2\lVert x\rVert^2$ simplifies to 0.
+    """
+    z = sympy.Symbol("z", real=True)
+    w = sympy.Symbol("w", real=True)
+    b = loss.b
+    zero_a = dict.fromkeys(loss.a, sympy.Integer(0))
+    on_axis = {xj: 0 for xj in loss.x[1:]}
+    f_w = loss.f.subs({**zero_a, **on_axis, loss.x[0]: w})
+    c = sympy.simplify(sympy.diff(f_w, w, 2))
+    if c.free_symbols or not c.is_real or c.has(sympy.Heaviside, sympy.DiracDelta):
+        return None
+    e1 = {loss.a[0]: sympy.Integer(1), **{aj: 0 for aj in loss.a[1:]}}
+    phi = sympy.expand(loss.f.subs({**e1, **on_axis, loss.x[0]: z}) - c * z**2 / 2)
+    phi = sympy.simplify(phi) if phi.count_ops() < 200 else phi
+    if phi.free_symbols - {z, b}:
+        return None
+    atx = sympy.Add(*(aj * xj for aj, xj in zip(loss.a, loss.x)))
+    rebuilt = phi.subs(z, atx) + c / 2 * sympy.Add(*(xj**2 for xj in loss.x))
+    residual = sympy.expand(loss.f - rebuilt)
+    if residual != 0:
+        if not _numerically_zero(residual, loss):
+            return None
+        if loss.d > 4 or sympy.simplify(residual) != 0:
+            return None
+    phi1 = sympy.diff(phi, z)
+    phi2 = sympy.diff(phi, z, 2) if loss.smooth else sympy.nan
+    return GLMStructure(phi=phi, z=z, b=b, c=c, phi1=phi1, phi2=phi2)
+
+
+def _numerically_zero(expr: sympy.Expr, loss: UserLoss, points: int = 8) -> bool:
+    rng = np.random.default_rng(12345)
+    syms = sorted(expr.free_symbols, key=str)
+    fun = _lambdify(syms, [expr])
+    for _ in range(points):
+        vals = rng.normal(size=len(syms))
+        if abs(float(fun(*vals)[0])) > 1e-9:
+            return False
+    return True
+
+
+# --------------------------------------------------------------------------------------------
+# Rigorous bounds of phi'' by interval arithmetic
+# --------------------------------------------------------------------------------------------
+
+
+def _iv_eval(expr: sympy.Expr, env: Mapping[sympy.Symbol, object]):
+    r"""Evaluate a SymPy expression in ``mpmath.iv`` interval arithmetic (outward rounded)."""
+    if expr.is_Symbol:
+        return env[expr]
+    if expr.is_Integer:
+        return iv.mpf(int(expr))
+    if expr.is_Rational:
+        return iv.mpf(int(expr.p)) / iv.mpf(int(expr.q))
+    if expr.is_Number:
+        return iv.mpf(str(expr))  # pragma: no cover - floats are not produced by the parser
+    if expr is sympy.E:
+        return iv.e
+    if expr is sympy.pi:
+        return iv.pi
+    args = [_iv_eval(arg, env) for arg in expr.args]
+    if expr.is_Add:
+        out = args[0]
+        for v in args[1:]:
+            out = out + v
+        return out
+    if expr.is_Mul:
+        out = args[0]
+        for v in args[1:]:
+            out = out * v
+        return out
+    if expr.is_Pow:
+        _base, expo = expr.args
+        if expo.is_Integer:
+            return args[0] ** int(expo)
+        if expo == sympy.Rational(1, 2):
+            return iv.sqrt(args[0])
+        return iv.exp(args[1] * iv.log(args[0]))
+    func = expr.func
+    (u,) = args if len(args) == 1 else (None,)
+    if func is sympy.exp:
+        return iv.exp(u)
+    if func is sympy.log:
+        return iv.log(u)
+    if func is sympy.sin:
+        return iv.sin(u)
+    if func is sympy.cos:
+        return iv.cos(u)
+    if func is sympy.tanh:
+        return 1 - 2 / (iv.exp(2 * u) + 1)
+    if func is sigmoid:
+        return 1 / (1 + iv.exp(-u))
+    if func is softplus:
+        return iv.log(1 + iv.exp(u))
+    raise NotImplementedError(f"no interval rule for {func}")
+
+
+def _iv_bounds(val) -> tuple[float, float]:
+    lo, hi = float(val.a), float(val.b)
+    if math.isnan(lo) or math.isnan(hi):
+        return -math.inf, math.inf
+    return lo, hi
+
+
+def bound_on_interval(
+    expr: sympy.Expr,
+    z: sympy.Symbol,
+    lo: float,
+    hi: float,
+    env: Mapping[sympy.Symbol, object] | None = None,
+    *,
+    maximise: bool = True,
+    rtol: float = 1e-4,
+    max_boxes: int = 4000,
+) -> tuple[float, float]:
+    r"""Rigorous enclosure of $\sup$ (or $\inf$) of ``expr`` over $z \in [lo, hi]$.
+
+    Branch and bound with ``mpmath.iv``: each box's interval image bounds ``expr`` there; the
+    box with the worst bound is bisected until the gap between the bound and the best value
+    attained at a box midpoint is $\le$ ``rtol`` $\cdot\max(1, |\text{attained}|)$. Infinite
+    ends are allowed (tails are boxes like $[Z, \infty]$ that are never bisected).
+
+    Arguments:
+        expr: the expression in ``z`` (other symbols given as intervals in ``env``).
+        z: the variable.
+        lo, hi: the range, may be $\pm\infty$.
+        env: other symbols -> ``mpmath.iv`` intervals (e.g. a label value).
+        maximise: bound the supremum (True) or the infimum (False).
+
+    Returns:
+        ``(attained, bound)``: for the sup, ``attained <= sup <= bound``; for the inf,
+        ``bound <= inf <= attained``.
+    """
+    env = dict(env or {})
+    sign = 1.0 if maximise else -1.0
+    iv.prec = 80
+
+    def upper(a: float, c: float) -> float:
+        env[z] = iv.mpf([a, c])
+        try:
+            lo_, hi_ = _iv_bounds(_iv_eval(expr, env))
+        except (ZeroDivisionError, ValueError):
+            return math.inf
+        return hi_ if maximise else -lo_
+
+    def point(m: float) -> float:
+        env[z] = iv.mpf(m)
+        try:
+            lo_, hi_ = _iv_bounds(_iv_eval(expr, env))
+        except (ZeroDivisionError, ValueError):
+            return -math.inf
+        return lo_ if maximise else -hi_  # a value certainly attained (lower end for the sup)
+
+    boxes: list[tuple[float, float, float]] = []
+    finite_lo, finite_hi = lo, hi
+    if math.isinf(lo) or math.isinf(hi):
+        Z = 64.0
+        finite_lo = max(lo, -Z)
+        finite_hi = min(hi, Z)
+        if math.isinf(lo):
+            heapq.heappush(boxes, (-upper(-math.inf, finite_lo), -math.inf, finite_lo))
+        if math.isinf(hi):
+            heapq.heappush(boxes, (-upper(finite_hi, math.inf), finite_hi, math.inf))
+    pieces = 64
+    grid = np.linspace(finite_lo, finite_hi, pieces + 1)
+    best = -math.inf
+    for a, c in itertools.pairwise(grid):
+        heapq.heappush(boxes, (-upper(float(a), float(c)), float(a), float(c)))
+        best = max(best, point(float(a)), point(float(c)))
+    count = len(boxes)
+    while boxes:
+        neg_ub, a, c = boxes[0]
+        ub = -neg_ub
+        if ub - best <= rtol * max(1.0, abs(best)) or count >= max_boxes:
+            break
+        if math.isinf(a) or math.isinf(c) or not c > a:
+            break  # a tail or degenerate box is the worst: cannot refine further
+        heapq.heappop(boxes)
+        m = 0.5 * (a + c)
+        best = max(best, point(m))
+        heapq.heappush(boxes, (-upper(a, m), a, m))
+        heapq.heappush(boxes, (-upper(m, c), m, c))
+        count += 2
+    bound = -boxes[0][0] if boxes else best
+    return sign * best, sign * bound
+
+
+def _phi2_range(
+    glm: GLMStructure, labels: np.ndarray, lo: float, hi: float
+) -> tuple[float, float, float]:
+    r"""Certified $(\inf, \sup)$ of $\varphi''(z, b_i)$ over $z \in [lo, hi]$ and the labels,
+    and the smallest value attained at a point (a witness for $\varphi'' < 0$)."""
+    uniq = np.unique(labels)
+    shifted = sympy.simplify(glm.phi2.subs(glm.z, glm.z + glm.b))
+    if len(uniq) > 16 and not (shifted.free_symbols - {glm.z}):
+        # phi''(z, b) = psi''(z - b): bound psi'' over z - b in [lo - max b, hi - min b].
+        lo_r, hi_r = lo - float(uniq.max()), hi - float(uniq.min())
+        _, s = bound_on_interval(shifted, glm.z, lo_r, hi_r, maximise=True)
+        att, i = bound_on_interval(shifted, glm.z, lo_r, hi_r, maximise=False)
+        return i, s, att
+    if len(uniq) <= 16:
+        envs = [{glm.b: iv.mpf(float(v))} for v in uniq]
+    else:
+        edges = np.linspace(uniq.min(), uniq.max(), 9)
+        envs = [{glm.b: iv.mpf([float(p), float(q)])} for p, q in itertools.pairwise(edges)]
+    sup_bound, inf_bound, inf_attained = -math.inf, math.inf, math.inf
+    for env in envs:
+        _, s = bound_on_interval(glm.phi2, glm.z, lo, hi, env, maximise=True)
+        att, i = bound_on_interval(glm.phi2, glm.z, lo, hi, env, maximise=False)
+        sup_bound = max(sup_bound, s)
+        inf_bound = min(inf_bound, i)
+        inf_attained = min(inf_attained, att)
+    return inf_bound, sup_bound, inf_attained
+
+
+def _glm_constants(
+    glm: GLMStructure, lam_min: float, lam_max: float, inf2: float, sup2: float
+) -> tuple[float, float]:
+    r"""$(L, \mu)$ bounds from $\iota \le \varphi'' \le s$ and the spectrum of $A^\top A/n$."""
+    c = float(glm.c)
+    upper = sup2 * (lam_max if sup2 >= 0 else lam_min) + c
+    lower = inf2 * (lam_min if inf2 >= 0 else lam_max) + c
+    return max(abs(upper), abs(lower)), lower
+
+
+# --------------------------------------------------------------------------------------------
+# x*, Sigma, constants
+# --------------------------------------------------------------------------------------------
+
+
+def _check_data(loss: UserLoss, A: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    A = np.asarray(A, dtype=float)
+    y = np.asarray(y, dtype=float)
+    if A.ndim != 2 or A.shape[1] != loss.d:
+        raise InputError("A", A.shape, f"features must have shape (n, {loss.d})", "fix the data")
+    if y.shape != (A.shape[0],):
+        raise InputError("y", y.shape, f"labels must have shape ({A.shape[0]},)", "fix the data")
+    if A.shape[0] == 0:
+        raise InputError("A", A.shape, "no samples", "supply at least one sample")
+    if not (np.all(np.isfinite(A)) and np.all(np.isfinite(y))):
+        raise InputError("A", "non-finite", "data contain NaN or inf", "clean the data")
+    return A, y
+
+
+def minimise(
+    loss: UserLoss,
+    A: np.ndarray,
+    y: np.ndarray,
+    x0: np.ndarray | None = None,
+    *,
+    tol: float = 1e-12,
+    max_iter: int = 200,
+) -> np.ndarray:
+    r"""A (local) minimiser of $F$ by damped Newton (Levenberg shift when $\nabla^2F$ is not
+    positive definite, Armijo backtracking); for non-smooth losses averaged subgradient steps."""
+    A, y = _check_data(loss, A, y)
+    x = np.zeros(loss.d) if x0 is None else np.asarray(x0, dtype=float).copy()
+    if not loss.smooth:
+        return _subgradient(loss, A, y, x)
+    Fx = float(loss.F(x, A, y))
+    for _ in range(max_iter):
+        g = loss.grad_F(x, A, y)
+        gn = float(np.linalg.norm(g))
+        if gn <= tol * max(1.0, abs(Fx)):
+            break
+        H = loss.hess_F(x, A, y)
+        ev_min = float(np.linalg.eigvalsh(H)[0])
+        shift = 0.0 if ev_min > 1e-12 else (1e-8 - ev_min + 1e-3 * gn)
+        step = np.linalg.solve(H + shift * np.eye(loss.d), -g)
+        t = 1.0
+        while t > 1e-12:
+            x_new = x + t * step
+            F_new = float(loss.F(x_new, A, y))
+            if np.isfinite(F_new) and F_new <= Fx + 1e-4 * t * float(g @ step):
+                break
+            t *= 0.5
+        else:
+            break
+        if np.allclose(x_new, x, rtol=0, atol=1e-16):
+            break
+        x, Fx = x_new, F_new
+    return x
+
+
+def _subgradient(loss: UserLoss, A: np.ndarray, y: np.ndarray, x: np.ndarray) -> np.ndarray:
+    avg = x.copy()
+    for k in range(1, 5001):
+        g = loss.grad_F(x, A, y)
+        x = x - g / (k**0.5 * max(1.0, float(np.linalg.norm(g))))
+        avg += (x - avg) / (k + 1)
+    return avg
+
+
+def analyse_loss(
+    loss: UserLoss,
+    A: np.ndarray,
+    y: np.ndarray,
+    *,
+    D: float | None = None,
+    samples: int = 64,
+    seed: int | np.random.SeedSequence = 0,
+) -> LossAnalysis:
+    r"""$x^*$, $L$, $\mu$, convexity, $\Sigma(x^*)$, $\tilde A = \nabla^2F(x^*)$ on data $(A, y)$.
+
+    Arguments:
+        loss: the loss.
+        A: features, shape (n, d).
+        y: labels, shape (n,).
+        D: radius of the ball $B(x^*, D)$ of Thm 4.2 (default $\max(1, \lVert x^*\rVert)$).
+        samples: number of random points of the ball used for sampled Hessians.
+        seed: seed of the sample points.
+
+    Returns:
+        A :class:`LossAnalysis`.
+    """
+    A, y = _check_data(loss, A, y)
+    n, d = A.shape
+    notes: list[str] = []
+    x_star = minimise(loss, A, y)
+    g_star = loss.grad_F(x_star, A, y)
+    grad_norm = float(np.linalg.norm(g_star))
+    if D is None:
+        D = max(1.0, float(np.linalg.norm(x_star)))
+        notes.append(f"D = max(1, ||x*||) = {D:.6g} (default)")
+    if not (D > 0 and math.isfinite(D)):
+        raise InputError("D", D, "must be a positive finite radius", "pass D > 0")
+
+    # Sigma(x*): covariance of one sample's gradient under uniform i (SPEC §1), divisor n.
+    G = loss.per_sample_gradients(x_star, A, y)
+    Gc = G - G.mean(axis=0)
+    Sigma = Gc.T @ Gc / n
+
+    # Sample points in the ball B(x*, D) (uniform), plus x* itself.
+    rng = np.random.default_rng(seed)
+    dirs = rng.normal(size=(samples, d))
+    dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
+    radii = D * rng.uniform(size=samples) ** (1.0 / d)
+    points = np.vstack([x_star, x_star + dirs * radii[:, None]])
+
+    if not loss.smooth:
+        unavailable = Constant(math.inf, "unavailable", "non-smooth loss: no finite L")
+        convexity = Convexity("unknown", "non-smooth loss")
+        if loss.glm is not None:
+            convexity = _nonsmooth_glm_convexity(loss)
+        return LossAnalysis(
+            x_star=x_star,
+            grad_norm=grad_norm,
+            x_star_error=None,
+            L=unavailable,
+            mu=Constant(float(loss.glm.c) if loss.glm else -math.inf, "unavailable", "non-smooth"),
+            L_ball=unavailable,
+            mu_ball=Constant(math.nan, "unavailable", "non-smooth"),
+            D=float(D),
+            convexity=convexity,
+            smooth=False,
+            glm=loss.glm is not None,
+            Sigma=Sigma,
+            A_tilde=None,
+            notes=(*notes, "x* by averaged subgradient steps; no certificate"),
+        )
+
+    A_tilde = loss.hess_F(x_star, A, y)
+    eig = np.array([np.linalg.eigvalsh(loss.hess_F(p, A, y))[[0, -1]] for p in points])
+    sampled_min, sampled_max = float(eig[:, 0].min()), float(eig[:, 1].max())
+    witness_idx = int(np.argmin(eig[:, 0]))
+    tol_eig = 1e-9 * max(1.0, float(np.abs(eig).max()))
+    if loss.glm is not None:
+        glm = loss.glm
+        spec = np.linalg.eigvalsh(A.T @ A / n)
+        pad = 1e-12 * max(1.0, abs(float(spec[-1])))
+        lam_min, lam_max = max(0.0, float(spec[0]) - pad), float(spec[-1]) + pad
+        inf2, sup2, inf_att = _phi2_range(glm, y, -math.inf, math.inf)
+        L_val, mu_val = _glm_constants(glm, lam_min, lam_max, inf2, sup2)
+        how = (
+            f"GLM: phi'' in [{inf2:.6g}, {sup2:.6g}] on R (interval arithmetic), "
+            f"spec(A^T A/n) in [{lam_min:.6g}, {lam_max:.6g}], c = {float(glm.c):.6g}"
+        )
+        L = Constant(L_val, _kind(L_val), how)
+        mu = Constant(mu_val, _kind(mu_val), how)
+        x_err = grad_norm / mu_val if mu_val > 0 else None
+        # The ball around the true x*: radius D plus the certified error of x_hat.
+        radius = D + (x_err or 0.0)
+        z_c = A @ x_star
+        z_r = radius * np.linalg.norm(A, axis=1)
+        z_lo, z_hi = float(np.min(z_c - z_r)), float(np.max(z_c + z_r))
+        z_lo -= 1e-9 * max(1.0, abs(z_lo))
+        z_hi += 1e-9 * max(1.0, abs(z_hi))
+        inf2b, sup2b, _ = _phi2_range(glm, y, z_lo, z_hi)
+        Lb, mub = _glm_constants(glm, lam_min, lam_max, inf2b, sup2b)
+        how_b = f"GLM on B(x*, {radius:.6g}): a_i^T x in [{z_lo:.6g}, {z_hi:.6g}], " + (
+            f"phi'' in [{inf2b:.6g}, {sup2b:.6g}]"
+        )
+        L_ball = Constant(Lb, _kind(Lb), how_b)
+        mu_ball = Constant(mub, _kind(mub), how_b)
+        if mu_val >= 0:
+            convexity = Convexity("certified-convex", f"inf phi'' * lambda + c = {mu_val:.6g} >= 0")
+        elif sampled_min < -tol_eig:
+            convexity = Convexity(
+                "certified-nonconvex",
+                f"Hessian eigenvalue {sampled_min:.6g} < 0 at the witness point",
+                tuple(points[witness_idx]),
+            )
+        else:
+            convexity = _nonconvex_search(loss, A, y, x_star, D, rng, tol_eig)
+        if inf_att < 0:
+            notes.append(f"phi'' takes the negative value {inf_att:.6g}: per-sample non-convex")
+    else:
+        how = f"estimate: extreme Hessian eigenvalues at x* and {samples} points of B(x*, {D:.6g})"
+        L = Constant(max(abs(sampled_max), abs(sampled_min)), "estimate", how)
+        mu = Constant(sampled_min, "estimate", how)
+        L_ball, mu_ball = L, mu
+        x_err = None
+        if sampled_min < -tol_eig:
+            convexity = Convexity(
+                "certified-nonconvex",
+                f"Hessian eigenvalue {sampled_min:.6g} < 0 at the witness point",
+                tuple(points[witness_idx]),
+            )
+        else:
+            convexity = Convexity("convex-at-samples", how)
+    if x_err is not None:
+        notes.append(f"||x_hat - x*|| <= ||grad F(x_hat)|| / mu = {x_err:.3g}")
+    return LossAnalysis(
+        x_star=x_star,
+        grad_norm=grad_norm,
+        x_star_error=x_err,
+        L=L,
+        mu=mu,
+        L_ball=L_ball,
+        mu_ball=mu_ball,
+        D=float(D),
+        convexity=convexity,
+        smooth=True,
+        glm=loss.glm is not None,
+        Sigma=Sigma,
+        A_tilde=A_tilde,
+        notes=tuple(notes),
+    )
+
+
+def _kind(value: float) -> str:
+    """``"certified"`` for a finite bound; an infinite interval bound is no information."""
+    return "certified" if math.isfinite(value) else "unavailable"
+
+
+def _nonconvex_search(loss, A, y, x_star, D, rng, tol_eig) -> Convexity:
+    r"""Look for a negative Hessian eigenvalue farther out (radii up to 10 D)."""
+    d = loss.d
+    for scale in (2.0, 5.0, 10.0):
+        dirs = rng.normal(size=(32, d))
+        dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
+        for p in x_star + scale * D * dirs:
+            ev = float(np.linalg.eigvalsh(loss.hess_F(p, A, y))[0])
+            if ev < -tol_eig:
+                return Convexity(
+                    "certified-nonconvex",
+                    f"Hessian eigenvalue {ev:.6g} < 0 at the witness",
+                    tuple(p),
+                )
+    return Convexity("convex-at-samples", "inf phi'' < 0 but no negative Hessian found")
+
+
+def _nonsmooth_glm_convexity(loss: UserLoss) -> Convexity:
+    r"""A non-smooth GLM is convex if $\varphi(\cdot, b)$ is convex: checked by midpoint
+    convexity on a grid (not a proof)."""
+    glm = loss.glm
+    fun = _lambdify((glm.z, glm.b), [glm.phi])
+    zs = np.linspace(-50, 50, 2001)
+    for bv in (-1.0, 0.0, 1.0):
+        v = np.broadcast_to(np.asarray(fun(zs, bv)[0], dtype=float), zs.shape)
+        if np.any(v[:-2] + v[2:] - 2 * v[1:-1] < -1e-9):
+            return Convexity("certified-nonconvex", f"phi(., {bv}) violates midpoint convexity")
+    return Convexity("convex-at-samples", "phi(., b) midpoint-convex on a grid, b in {-1, 0, 1}")
+
+
+def mp_grad_norm(loss: UserLoss, x: Sequence[float], A: np.ndarray, y: np.ndarray) -> mpmath.mpf:
+    r"""$\lVert\nabla F(x)\rVert$ in 50-digit arithmetic (GLMs only): a residual free of float64
+    rounding, for the certificate
+    $\lVert\hat x - x^*\rVert \le \lVert\nabla F(\hat x)\rVert/\mu$."""
+    if loss.glm is None:
+        raise InputError("loss", loss.expression, "not a GLM", "use grad_F in float64")
+    glm = loss.glm
+    with mpmath.workdps(50):
+        phi1 = sympy.lambdify((glm.z, glm.b), glm.phi1.rewrite(sympy.exp), modules="mpmath")
+        xs = [mpmath.mpf(float(v)) for v in x]
+        n, d = A.shape
+        g = [mpmath.mpf(0)] * d
+        for i in range(n):
+            row = [mpmath.mpf(float(v)) for v in A[i]]
+            zi = mpmath.fsum(r * s for r, s in zip(row, xs))
+            p = phi1(zi, mpmath.mpf(float(y[i])))
+            for j in range(d):
+                g[j] += p * row[j]
+        c = mpmath.mpf(sympy.Rational(glm.c).p) / sympy.Rational(glm.c).q
+        g = [gj / n + c * xj for gj, xj in zip(g, xs)]
+        return mpmath.sqrt(mpmath.fsum(gj**2 for gj in g))
