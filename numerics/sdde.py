@@ -23,19 +23,35 @@ updated in place.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from numerics.asgd import SimulationResult
-from numerics.delays import DelayModel
-from numerics.problems import Problem
-from numerics.rng import DEFAULT_CHUNK_SIZE
-from numerics.schedules import Schedule
+from numerics.asgd import (
+    RingBuffer,
+    SimulationResult,
+    check_delay_model,
+    check_positive_float,
+    check_positive_int,
+    check_schedule,
+    flag_divergence,
+    initial_history,
+    initial_point,
+    problem_check,
+    record_indices,
+    state_noise,
+)
+from numerics.delays import ConstantDelay, DelayModel, NoDelay
+from numerics.errors import DelayError, DimensionError, InputError, PathsError, StepSizeError
+from numerics.problems import Problem, check_batch_size, sqrt_psd
+from numerics.rng import DEFAULT_CHUNK_SIZE, Chunk, run_chunked
+from numerics.schedules import Constant, Schedule
 
 __all__ = [
+    "LinearDrift",
     "SDDEResult",
     "euler_maruyama",
     "simulate_linear_sdde",
@@ -114,7 +130,266 @@ def euler_maruyama(
     Returns:
         `SDDEResult` (coarse scheme in `x_final`/`trajectory`; fine in `X_fine`/`fine_trajectory`).
     """
-    raise NotImplementedError
+    d = check_positive_int("d", d, DimensionError)
+    delta = check_positive_float("delta", delta)
+    K = check_positive_int("K", K, StepSizeError)
+    m = check_positive_int("substeps", substeps, StepSizeError)
+    paths = check_positive_int("paths", paths, PathsError)
+    delay = NoDelay() if delay is None else check_delay_model(delay)
+    if isinstance(k0, bool) or not isinstance(k0, (int, np.integer)) or k0 < 0:
+        raise StepSizeError("k0", k0, "must be a non-negative integer", "pass k0 = 0 or 1")
+    G = None
+    if diffusion is not None and not callable(diffusion):
+        G = np.atleast_2d(np.asarray(diffusion, dtype=float))
+        if G.shape[0] != d or not np.all(np.isfinite(G)):
+            raise DimensionError(
+                "diffusion", G.shape, f"must be a finite (d={d}, r) matrix", "fix G"
+            )
+        r = G.shape[1]
+    else:
+        r = d if noise_dim is None else check_positive_int("noise_dim", noise_dim, DimensionError)
+    x0a = initial_point(x0, d, paths)
+    hist = initial_history(xi, delay.l, d, scale=m, step=delta)
+    rec = record_indices(K, record_every)
+    kw = dict(
+        drift=drift,
+        G=G,
+        diffusion=diffusion,
+        d=d,
+        r=r,
+        delta=delta,
+        K=K,
+        x0=x0a,
+        hist=hist,
+        delay=delay,
+        k0=int(k0),
+        a_fn=drift_factor,
+        c_fn=noise_factor,
+        m=m,
+        rec=rec,
+        return_delays=return_delays,
+        record=record_every is not None,
+    )
+    out = run_chunked(
+        functools.partial(_em_chunk, **kw), seed, paths, chunk_size, map_fn=map_fn, axis=0
+    )
+    x_final, traj, X_fine, ftraj, delays, div = out
+    steps = int(k0) + rec
+    meta = {
+        **EM_METHOD,
+        "delta": delta,
+        "K": K,
+        "substeps": m,
+        "delay": repr(delay),
+        "k0": int(k0),
+        "initial_segment": "given" if hist is not None else "constant x0 (= footnote-2 cap)",
+        "seed": seed,
+        "paths": paths,
+        "chunk_size": chunk_size,
+    }
+    return SDDEResult(
+        x_final=x_final,
+        steps=steps,
+        times=steps * delta,
+        trajectory=None if traj is None else np.moveaxis(traj, 0, 1),
+        delays=None if delays is None else delays.T,
+        diverged_from_step=np.where(div >= 0, div + int(k0), -1),
+        meta=meta,
+        X_fine=X_fine if m > 1 else None,
+        fine_trajectory=None if (m == 1 or ftraj is None) else np.moveaxis(ftraj, 0, 1),
+        substeps=m,
+    )
+
+
+class LinearDrift:
+    """The drift `f(X) = -(X - x_star) A^T` of a linear SDDE, callable on (P, d) arrays.
+
+    The kernel recognises it and updates the state in place without temporaries when d = 1.
+    """
+
+    def __init__(self, A: Any, x_star: Any = None) -> None:
+        A = np.atleast_2d(np.asarray(A, dtype=float))
+        if A.ndim != 2 or A.shape[0] != A.shape[1] or not np.all(np.isfinite(A)):
+            raise DimensionError("A", A.shape, "must be a finite square matrix", "pass (d, d)")
+        self.A = A
+        self.d = A.shape[0]
+        xs = np.zeros(self.d) if x_star is None else np.asarray(x_star, float).reshape(-1)
+        if xs.shape[0] != self.d:
+            raise DimensionError("x_star", xs.shape, f"must have d={self.d} entries", "fix")
+        self.x_star = xs
+
+    def __call__(self, X: np.ndarray) -> np.ndarray:
+        return -(X - self.x_star) @ self.A.T
+
+
+def _em_chunk(
+    chunk: Chunk,
+    *,
+    drift: Callable,
+    G: np.ndarray | None,
+    diffusion: Any,
+    d: int,
+    r: int,
+    delta: float,
+    K: int,
+    x0: np.ndarray,
+    hist: np.ndarray | None,
+    delay: DelayModel,
+    k0: int,
+    a_fn: Callable | None,
+    c_fn: Callable | None,
+    m: int,
+    rec: np.ndarray,
+    return_delays: bool,
+    record: bool,
+) -> tuple:
+    """One chunk of `euler_maruyama`; outputs have the path axis first."""
+    rng = chunk.generator()
+    P, l = chunk.size, delay.l
+    x0c = x0 if x0.shape[0] == 1 else x0[chunk.start : chunk.stop]
+    coarse = RingBuffer(l + 1, P, d)
+    coarse.fill(x0c, None if hist is None else hist[::m])
+    fine = None
+    if m > 1:
+        fine = RingBuffer(l * m + 1, P, d)
+        fine.fill(x0c, hist)
+    h = delta / m
+    sqh = np.sqrt(h)
+    noisy = G is not None or diffusion is not None
+    # normals in blocks of nb coarse steps: Z[step, substep, path, r] (about 2^20 numbers)
+    nb = max(1, min(K, (1 << 20) // (m * P * r)))
+    Z = np.empty((nb, m, P, r)) if noisy else None
+    tmp = np.empty((P, d))
+    fast = isinstance(drift, LinearDrift) and d == 1 and (G is None or r == 1)
+    div = np.full(P, -1, dtype=np.int64)
+    nrec = len(rec)
+    traj = np.empty((P, nrec, d)) if record else None
+    ftraj = np.empty((P, nrec, d)) if (record and m > 1) else None
+    delays = np.empty((P, K), dtype=np.int64) if return_delays else None
+    ri = 0
+    if record and rec[0] == 0:
+        traj[:, 0] = coarse.current()
+        if ftraj is not None:
+            ftraj[:, 0] = fine.current()
+        ri = 1
+    lblock = None
+    with np.errstate(all="ignore"):
+        for j in range(K):
+            if j % nb == 0:
+                cnt = min(nb, K - j)
+                if noisy:
+                    rng.standard_normal(out=Z[:cnt])
+                lblock = delay.draw_block(k0 + j, cnt, P, rng)
+                jb0 = j
+            lk = lblock[j - jb0]
+            if hist is None:
+                lk = np.minimum(lk, j)
+            if delays is not None:
+                delays[:, j] = lk
+            t = (k0 + j) * delta
+            a = 1.0 if a_fn is None else float(a_fn(t))
+            c = 1.0 if c_fn is None else float(c_fn(t))
+            # ---- coarse scheme step (coefficients frozen at t_k and at the delayed state)
+            Zj = Z[j - jb0] if noisy else None
+            if noisy:
+                dB = Zj[0] if m == 1 else Zj.sum(axis=0)
+                scale = c * (np.sqrt(delta) if m == 1 else sqh)
+            _step(
+                coarse,
+                j,
+                lk,
+                drift,
+                G,
+                diffusion,
+                a * delta,
+                dB if noisy else None,
+                scale if noisy else 0.0,
+                fast,
+                tmp,
+            )
+            new = coarse.next_slot(j)
+            _flag(new, div, j + 1)
+            coarse.advance()
+            # ---- fine steps on the same Brownian path
+            if m > 1:
+                lkm = lk * m
+                for i in range(m):
+                    I = j * m + i
+                    tf = t + i * h
+                    af = 1.0 if a_fn is None else float(a_fn(tf))
+                    cf = 1.0 if c_fn is None else float(c_fn(tf))
+                    _step(
+                        fine,
+                        I,
+                        lkm,
+                        drift,
+                        G,
+                        diffusion,
+                        af * h,
+                        Zj[i] if noisy else None,
+                        cf * sqh,
+                        fast,
+                        tmp,
+                    )
+                    fine.advance()
+                _flag(fine.current(), div, j + 1)
+            if record and ri < nrec and rec[ri] == j + 1:
+                traj[:, ri] = coarse.current()
+                if ftraj is not None:
+                    ftraj[:, ri] = fine.current()
+                ri += 1
+    X_fine = fine.current().copy() if m > 1 else None
+    return coarse.current().copy(), traj, X_fine, ftraj, delays, div
+
+
+def _step(
+    ring: RingBuffer,
+    j: int,
+    lk: np.ndarray,
+    drift: Callable,
+    G: np.ndarray | None,
+    diffusion: Any,
+    a_dt: float,
+    Zj: np.ndarray | None,
+    z_scale: float,
+    fast: bool,
+    tmp: np.ndarray,
+) -> None:
+    """Write `X_j + a dt f(X_{j-lk}) + c g(X_{j-lk}) dB` (dB = z_scale Zj) into the next slot."""
+    Xdel = ring.delayed(j, lk)
+    cur = ring.current()
+    new = ring.next_slot(j)
+    if fast:
+        # d = 1 linear drift: new = cur - a dt A (Xdel - x*) + z_scale G Z, in place.
+        # Xdel may alias `new` (lk = l): the elementwise multiply reads before it writes.
+        A = drift.A[0, 0]
+        np.multiply(Xdel, -a_dt * A, out=new)
+        new += cur
+        xs = drift.x_star[0]
+        if xs != 0.0:
+            new += a_dt * A * xs
+        if Zj is not None:
+            np.multiply(Zj, z_scale * G[0, 0], out=tmp)
+            new += tmp
+        return
+    f = drift(Xdel)
+    noise = None
+    if Zj is not None:
+        if G is not None:
+            noise = Zj @ (z_scale * G).T
+        else:
+            noise = diffusion(Xdel, Zj)
+            noise *= z_scale
+    np.multiply(f, a_dt, out=new)
+    new += cur
+    if noise is not None:
+        new += noise
+
+
+def _flag(new: np.ndarray, div: np.ndarray, step: int) -> None:
+    """Cheap divergence check: one reduction; the full row check only if the sum is not finite."""
+    if not np.isfinite(new.sum()):
+        flag_divergence(new, div, step)
 
 
 def simulate_sdde(
@@ -146,12 +421,65 @@ def simulate_sdde(
     deterministic DDE. Other arguments as in `euler_maruyama` / `simulate_asgd`; `xi` here is a
     callable on `[-tau, 0]` in *time* units, or an array of values on the fine grid.
     """
-    raise NotImplementedError
+    problem_check(problem)
+    eta = check_positive_float("eta", eta)
+    delta = eta if delta is None else check_positive_float("delta", delta)
+    delay = NoDelay() if delay is None else check_delay_model(delay)
+    schedule = Constant() if schedule is None else check_schedule(schedule)
+    if sigma_at not in ("x_star", "state"):
+        raise InputError("sigma_at", sigma_at, "unknown convention", "use 'x_star' or 'state'")
+    b = check_batch_size(b, None, True)
+    diffusion: Any = None
+    if noise and sigma_at == "x_star":
+        diffusion = sqrt_psd(problem.Sigma(problem.x_star) / b)
+    elif noise:
+
+        def diffusion(Xdel: np.ndarray, dB: np.ndarray) -> np.ndarray:
+            return state_noise(problem, Xdel, dB, b)
+
+    def drift(X: np.ndarray) -> np.ndarray:
+        return -problem.grad(X)
+
+    res = euler_maruyama(
+        drift,
+        diffusion,
+        d=problem.d,
+        delta=delta,
+        K=K,
+        paths=paths,
+        seed=seed,
+        x0=x0,
+        xi=xi,
+        delay=delay,
+        k0=schedule.k0,
+        drift_factor=lambda t: eta / delta * float(schedule.U(t, delta)),
+        noise_factor=lambda t: eta / np.sqrt(delta) * float(schedule.U(t, delta)),
+        noise_dim=problem.d,
+        substeps=substeps,
+        record_every=record_every,
+        return_delays=return_delays,
+        chunk_size=chunk_size,
+        map_fn=map_fn,
+    )
+    res.meta.update(
+        {
+            "equation": "SDDE Eq. (6)",
+            "eta": eta,
+            "b": b,
+            "schedule": repr(schedule),
+            "sigma_at": sigma_at if noise else None,
+            "noise": bool(noise),
+        }
+    )
+    return res
 
 
 def simulate_sde(problem: Problem, **kwargs: Any) -> SDDEResult:
     """The SDE (`theta = 0`): `simulate_sdde` with `delay=NoDelay()`."""
-    raise NotImplementedError
+    kwargs["delay"] = NoDelay()
+    res = simulate_sdde(problem, **kwargs)
+    res.meta["equation"] = "SDE (theta = 0)"
+    return res
 
 
 def simulate_linear_sdde(
@@ -177,4 +505,35 @@ def simulate_linear_sdde(
     of `delta` (`l = tau/delta`), else `DelayError`. Constant delay `l`; initial segment `xi`
     as in `euler_maruyama` (default constant `x0`, default `x0 = x_star` or zeros).
     """
-    raise NotImplementedError
+    delta = check_positive_float("delta", delta)
+    if isinstance(tau, bool) or not np.isfinite(tau) or tau < 0:
+        raise DelayError("tau", tau, "must be finite and >= 0", "pass tau = l * delta, l >= 0")
+    l = round(tau / delta)
+    if abs(l * delta - tau) > 1e-9 * max(tau, delta):
+        raise DelayError(
+            "tau", tau, f"is not an integer multiple of delta={delta}", "choose delta = tau / l"
+        )
+    drift = LinearDrift(A, x_star)
+    G = np.atleast_2d(np.asarray(G, dtype=float))
+    if G.shape[0] != drift.d:
+        raise DimensionError("G", G.shape, f"must have d={drift.d} rows", "fix G")
+    if x0 is None and xi is None:
+        x0 = drift.x_star
+    res = euler_maruyama(
+        drift,
+        G,
+        d=drift.d,
+        delta=delta,
+        K=K,
+        paths=paths,
+        seed=seed,
+        x0=x0,
+        xi=xi,
+        delay=ConstantDelay(l),
+        substeps=substeps,
+        record_every=record_every,
+        chunk_size=chunk_size,
+        map_fn=map_fn,
+    )
+    res.meta.update({"equation": "linear SDDE dX = -A(X(t-tau)-x*)dt + G dB", "tau": tau})
+    return res
