@@ -72,7 +72,8 @@ class Check:
     """Base class of every check (see the module docstring for a complete example).
 
     Class attributes an implementer sets: `id`, `result`, `level`, `claim`, `claim_latex`,
-    `conventions`, `quick` and `full` (the parameter sets of the two profiles).
+    `conventions`, `method` (the default method shown when the check does not run: NOT_APPLICABLE
+    or an exception), `quick` and `full` (the parameter sets of the two profiles).
     Methods: `hypotheses(ctx) -> list[Hypothesis]` (default: none) and `run(ctx) ->
     CheckResult` (required).
     """
@@ -83,6 +84,7 @@ class Check:
     claim: ClassVar[str] = ""
     claim_latex: ClassVar[str] = ""
     conventions: ClassVar[list[str]] = []
+    method: ClassVar[str] = "monte-carlo"
     quick: ClassVar[dict[str, Any]] = {}
     full: ClassVar[dict[str, Any]] = {}
 
@@ -112,7 +114,7 @@ class Check:
                 res = self.make_result(
                     ctx,
                     Verdict.NOT_APPLICABLE,
-                    "exact",
+                    self.method,
                     message="hypothesis fails: "
                     + "; ".join(
                         f"{h.name}" + (f" ({h.detail})" if h.detail else "") for h in failed
@@ -128,7 +130,7 @@ class Check:
             res = self.make_result(
                 ctx,
                 Verdict.INCONCLUSIVE,
-                "exact",
+                self.method,
                 message=f"the check raised {type(exc).__name__}: {exc}",
                 error=traceback.format_exc(),
             )
