@@ -147,9 +147,11 @@ class LeastSquaresNoise:
         y = np.asarray(self.y, dtype=float)
         if A.ndim != 2 or y.shape != (A.shape[0],):
             raise MomentInputError(
-                "A, y", (A.shape, y.shape), "need A of shape (n, d) and y of shape (n,)",
+                "A, y",
+                (A.shape, y.shape),
+                "need A of shape (n, d) and y of shape (n,)",
                 "pass the data matrix with one row per sample and one target per row",
-            )  # fmt: skip
+            )
         n = A.shape[0]
         if not (isinstance(self.b, (int, np.integer)) and 1 <= self.b):
             raise MomentInputError("b", self.b, "must be an integer >= 1", "pass 1 <= b")
@@ -245,14 +247,18 @@ def _check_q(q: object, K: int) -> np.ndarray:
         qa = np.broadcast_to(qa, (K, qa.size))
     if qa.ndim != 2 or qa.shape[0] != K or qa.shape[1] < 1:
         raise MomentInputError(
-            "q", q, f"must have shape (l+1,) or (K, l+1) with K={K}",
+            "q",
+            q,
+            f"must have shape (l+1,) or (K, l+1) with K={K}",
             "pass one probability vector, or one per step",
-        )  # fmt: skip
+        )
     if np.any(qa < 0) or not np.allclose(qa.sum(axis=1), 1.0, rtol=0, atol=1e-12):
         raise MomentInputError(
-            "q", q, "is not a probability vector (entries >= 0 summing to 1)",
+            "q",
+            q,
+            "is not a probability vector (entries >= 0 summing to 1)",
             "normalise q, e.g. q / q.sum()",
-        )  # fmt: skip
+        )
     return qa
 
 
@@ -334,9 +340,11 @@ def _noise_callable(
     if isinstance(noise, LeastSquaresNoise):
         if noise.A.shape[1] != d:
             raise MomentInputError(
-                "noise.A", noise.A.shape, f"has {noise.A.shape[1]} columns, need d={d}",
+                "noise.A",
+                noise.A.shape,
+                f"has {noise.A.shape[1]} columns, need d={d}",
                 "pass data with d features",
-            )  # fmt: skip
+            )
 
         def ls(mbar: np.ndarray, Mbar: np.ndarray) -> np.ndarray:
             m_x = mbar + x_star
@@ -350,9 +358,11 @@ def _noise_callable(
     if S.shape == (K, d, d):
         return (lambda k: lambda m, M, _S=S[k]: _S), "additive"
     raise MomentInputError(
-        "noise", getattr(noise, "shape", noise), f"must be (d, d), (K, d, d) with d={d}, K={K},"
-        " a LeastSquaresNoise, or None", "pass the gradient-noise covariance S = sigma sigma^T",
-    )  # fmt: skip
+        "noise",
+        getattr(noise, "shape", noise),
+        f"must be (d, d), (K, d, d) with d={d}, K={K}, a LeastSquaresNoise, or None",
+        "pass the gradient-noise covariance S = sigma sigma^T",
+    )
 
 
 def _check_square(name: str, M: object) -> np.ndarray:
@@ -465,9 +475,11 @@ def _initial_history(
         xa = np.asarray(xi, dtype=float)
         if xa.shape != (L + 1, d):
             raise MomentInputError(
-                "xi", getattr(xi, "shape", xi), f"must have shape (l+1, d) = {(L + 1, d)}",
+                "xi",
+                getattr(xi, "shape", xi),
+                f"must have shape (l+1, d) = {(L + 1, d)}",
                 "pass x_{-l}, ..., x_0 in time order",
-            )  # fmt: skip
+            )
         return xa - x_star
     x0a = np.zeros(d) if x0 is None else np.asarray(x0, dtype=float).reshape(d)
     return np.broadcast_to(x0a - x_star, (L + 1, d)).copy()
@@ -611,8 +623,14 @@ def _mix_block(
         r = ring.copy()
         for i in range(m):
             j = k * m + i
-            r.step(eta * Ua[j] / m, (eta * Ua[j]) ** 2 / m, np.array([j_delay * m]), one, Q,
-                   noise_at(j))  # fmt: skip
+            r.step(
+                eta * Ua[j] / m,
+                (eta * Ua[j]) ** 2 / m,
+                np.array([j_delay * m]),
+                one,
+                Q,
+                noise_at(j),
+            )
         if out is None:
             out = r
             out.mean *= w

@@ -131,9 +131,14 @@ def test_cyclic_delay_matches_direct_recursion_without_noise():
         j = min(k % (l + 1), k)
         xs.append(xs[k] - h * a * xs[k - j])
     res = quadratic_asgd_moments(
-        np.array([[1.5]]), np.zeros(1), cyclic_delay_probabilities(l, K), 0.2, 1.0, K,
+        np.array([[1.5]]),
+        np.zeros(1),
+        cyclic_delay_probabilities(l, K),
+        0.2,
+        1.0,
+        K,
         x0=np.array([2.0]),
-    )  # fmt: skip
+    )
     np.testing.assert_allclose(res.mean[:, 0], [float(x) for x in xs], rtol=1e-13)
     np.testing.assert_allclose(res.cov, 0.0, atol=1e-14)
 
@@ -147,8 +152,9 @@ def test_sgd_scalar_variance_closed_form():
     )
     k = np.arange(K + 1)
     r = 1 - eta * a
-    np.testing.assert_allclose(res.cov[:, 0, 0], (eta * s) ** 2 * (1 - r ** (2 * k)) / (1 - r * r),
-                               rtol=1e-12)  # fmt: skip
+    np.testing.assert_allclose(
+        res.cov[:, 0, 0], (eta * s) ** 2 * (1 - r ** (2 * k)) / (1 - r * r), rtol=1e-12
+    )
     np.testing.assert_allclose(res.mean[:, 0], r**k * x0, rtol=1e-12, atol=1e-300)
     np.testing.assert_allclose(res.mse, res.cov[:, 0, 0] + (r**k * x0) ** 2, rtol=1e-12)
     np.testing.assert_allclose(res.excess_loss, 0.5 * a * res.mse, rtol=1e-12)
@@ -164,9 +170,14 @@ def test_sgd_decreasing_schedule_closed_form_product():
         v = (1 - eta * a * uk) ** 2 * v + (eta * uk) ** 2 * s2
         ref.append(v)
     res = quadratic_asgd_moments(
-        np.array([[0.5]]), np.zeros(1), [1.0], 1.0, 1.0 / np.arange(1, K + 1), K,
+        np.array([[0.5]]),
+        np.zeros(1),
+        [1.0],
+        1.0,
+        1.0 / np.arange(1, K + 1),
+        K,
         noise=np.array([[2.0]]),
-    )  # fmt: skip
+    )
     np.testing.assert_allclose(res.cov[:, 0, 0], [float(x) for x in ref], rtol=1e-13)
 
 
@@ -176,10 +187,12 @@ def test_constant_delay_stability_threshold(l):
     crit = 2 * np.sin(np.pi / (2 * (2 * l + 1)))
     K = 6000
     q = constant_delay_probabilities(l)
-    below = quadratic_asgd_moments(np.array([[1.0]]), np.zeros(1), q, 0.97 * crit, 1.0, K,
-                                   x0=[1.0], record=[K])  # fmt: skip
-    above = quadratic_asgd_moments(np.array([[1.0]]), np.zeros(1), q, 1.03 * crit, 1.0, K,
-                                   x0=[1.0], record=[K])  # fmt: skip
+    below = quadratic_asgd_moments(
+        np.array([[1.0]]), np.zeros(1), q, 0.97 * crit, 1.0, K, x0=[1.0], record=[K]
+    )
+    above = quadratic_asgd_moments(
+        np.array([[1.0]]), np.zeros(1), q, 1.03 * crit, 1.0, K, x0=[1.0], record=[K]
+    )
     assert abs(below.mean[0, 0]) < 1e-3
     assert abs(above.mean[0, 0]) > 1e3
 
@@ -256,8 +269,9 @@ def test_minibatch_noise_covariance_matches_enumeration(replacement, b):
         ref += p * np.cov(g.T, bias=True)
     mean = px @ xs
     second = np.einsum("p,pa,pb->ab", px, xs, xs)
-    np.testing.assert_allclose(minibatch_noise_covariance(noise, mean, second), ref,
-                               rtol=1e-12, atol=1e-14)  # fmt: skip
+    np.testing.assert_allclose(
+        minibatch_noise_covariance(noise, mean, second), ref, rtol=1e-12, atol=1e-14
+    )
 
 
 def test_zero_noise_random_delay_mean_is_mixture_gd():
@@ -269,8 +283,9 @@ def test_zero_noise_random_delay_mean_is_mixture_gd():
     for k in range(K):
         mix = sum(qj * ms[k - min(j, k)] for j, qj in enumerate(q))  # footnote-2 cap
         ms.append(ms[k] - h * a * mix)
-    res = quadratic_asgd_moments(np.array([[0.8]]), np.zeros(1), [float(x) for x in q], 0.5, 1.0,
-                                 K, x0=[1.0])  # fmt: skip
+    res = quadratic_asgd_moments(
+        np.array([[0.8]]), np.zeros(1), [float(x) for x in q], 0.5, 1.0, K, x0=[1.0]
+    )
     np.testing.assert_allclose(res.mean[:, 0], [float(x) for x in ms], rtol=1e-12)
 
 
@@ -292,8 +307,18 @@ def test_em_substeps_random_delay_matches_enumeration():
     # of the coarse steps, each an exact Gaussian recursion on the fine grid.
     a, s2, eta, delta, K, m = 1.3, 0.7, 0.25, 0.25, 4, 2
     q = [0.5, 0.5]
-    res = em_scheme_moments(np.array([[a]]), np.zeros(1), q, eta, delta, 1.0, K, substeps=m,
-                            noise=np.array([[s2]]), x0=[1.0])  # fmt: skip
+    res = em_scheme_moments(
+        np.array([[a]]),
+        np.zeros(1),
+        q,
+        eta,
+        delta,
+        1.0,
+        K,
+        substeps=m,
+        noise=np.array([[s2]]),
+        x0=[1.0],
+    )
     mean = np.zeros(K + 1)
     second = np.zeros(K + 1)
     for seq in itertools.product(range(2), repeat=K):

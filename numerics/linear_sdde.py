@@ -1,0 +1,287 @@
+r"""Exact mean and covariance of the linear SDDE of moment estimation (paper Eq. 7, Theorem 4.1).
+
+Glossary: `A_tilde` $\tilde A$ (symmetric PSD) · `tau` $\tau$ · `G` diffusion matrix ·
+`x_star` $x^*$ · `xi` initial segment $\xi$ on $[-\tau, 0]$ (constant) · `Gamma` $\Gamma$
+fundamental solution (imported from :mod:`theory.fundamental`, never re-implemented here) ·
+`l` delay in steps.
+
+The process: $dX = -\tilde A\,(X(t-\tau) - x^*)\,dt + G\,dB$, $X = \xi$ on $[-\tau, 0]$. For Eq. (7)
+with constant $\sigma$ take $G = \sqrt\eta\,\sigma$ (SPEC §1: $GG^\top = \eta\Sigma(x^*)/b$).
+
+**Mean.** $y = E X - x^*$ solves $y'(t) = -\tilde A y(t-\tau)$. For a general segment,
+$y(t) = \Gamma(t)\tilde\xi(0) - \tilde A\int_{-\tau}^0\Gamma(t-\tau-s)\tilde\xi(s)\,ds$; for a
+constant $\tilde\xi = \xi - x^*$ this collapses (using
+$\Gamma(t) = I - \tilde A\int_0^{t-\tau}\Gamma$) to
+
+$$E X(t) = x^* + \Gamma(t+\tau)\,\tilde\xi .$$
+
+**Covariance** (variation of constants):
+$\operatorname{Cov}X(t) = \int_0^t\Gamma(u)GG^\top\Gamma(u)^\top du$; scalar:
+$\operatorname{Var}X(t) = s^2\int_0^t\Gamma(u)^2du$ (SPEC §4). $\Gamma$ is a polynomial of
+degree $k$ on $[k\tau,(k+1)\tau]$, so the integral is computed *exactly* from the local Taylor
+coefficients of :func:`theory.fundamental.gamma_pieces` (float: error about
+$10^{-16}e^{2\rho\tau}\max\|\Gamma\|^2 t$; or `exact=True`: mpmath, ≈ `mp.dps` digits, slower).
+
+**References.** Küchler–Mensch (1992) stationary variance of $dX = -aX(t-\tau)dt + s\,dW$:
+$s^2(1+\sin a\tau)/(2a\cos a\tau)$ for $0 < a\tau < \pi/2$; delayed gradient descent
+$x_{k+1} = x_k - \eta a x_{k-l}$ is stable iff $\eta a < 2\sin(\pi/(2(2l+1)))$ (SPEC §4).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import mpmath
+import numpy as np
+
+from theory.errors import InputError
+from theory.fundamental import gamma_covariance_integral, gamma_grid, gamma_pieces
+
+__all__ = [
+    "LinearSDDEInputError",
+    "LinearSDDEMoments",
+    "delayed_gd_stability_threshold",
+    "kuchler_mensch_variance",
+    "linear_sdde_covariance",
+    "linear_sdde_mean",
+    "linear_sdde_moments",
+]
+
+
+class LinearSDDEInputError(InputError):
+    """Bad input to the linear-SDDE moment functions (A_tilde, G, tau, t, a tau range)."""
+
+
+@dataclass(frozen=True)
+class LinearSDDEMoments:
+    r"""Exact moments of the linear SDDE at times `t`.
+
+    Attributes:
+        t: times, `(r,)`.
+        mean: $E X(t)$, `(r, d)`.
+        cov: $\operatorname{Cov}X(t)$, `(r, d, d)`.
+        x_star: $x^*$.
+    """
+
+    t: np.ndarray
+    mean: np.ndarray
+    cov: np.ndarray
+    x_star: np.ndarray
+
+    @property
+    def mse(self) -> np.ndarray:
+        r"""$E\|X(t) - x^*\|^2 = \operatorname{tr}\operatorname{Cov} + \|EX(t) - x^*\|^2$.
+
+        The decomposition used in the proof of Theorem 4.1.
+        """
+        e = self.mean - self.x_star
+        return np.trace(self.cov, axis1=1, axis2=2) + np.sum(e * e, axis=1)
+
+    @property
+    def variance(self) -> np.ndarray:
+        r"""$E\|X(t) - EX(t)\|^2$."""
+        return np.trace(self.cov, axis1=1, axis2=2)
+
+
+def _matrix(A_tilde: object) -> np.ndarray:
+    A = np.atleast_2d(np.asarray(A_tilde, dtype=float))
+    if A.ndim != 2 or A.shape[0] != A.shape[1] or not np.all(np.isfinite(A)):
+        raise LinearSDDEInputError(
+            "A_tilde", A_tilde, "must be a finite square matrix", "pass a (d, d) array or a scalar"
+        )
+    if not np.allclose(A, A.T, rtol=1e-13, atol=0):
+        raise LinearSDDEInputError(
+            "A_tilde",
+            A_tilde,
+            "must be symmetric",
+            "pass (A + A.T)/2 (A_tilde = A^T A / n is symmetric)",
+        )
+    return 0.5 * (A + A.T)
+
+
+def _check_tau(tau: float) -> float:
+    if not (np.isfinite(tau) and tau > 0):
+        raise LinearSDDEInputError(
+            "tau",
+            tau,
+            "must be finite and > 0",
+            "pass tau > 0 (tau = 0 is the OU process of Section 4)",
+        )
+    return float(tau)
+
+
+def _times(t: object) -> np.ndarray:
+    ta = np.atleast_1d(np.asarray(t, dtype=float))
+    if ta.ndim != 1 or not np.all(np.isfinite(ta)) or np.any(ta < 0):
+        raise LinearSDDEInputError("t", t, "must be finite times >= 0", "pass t >= 0")
+    return ta
+
+
+def linear_sdde_mean(
+    A_tilde: np.ndarray | float,
+    tau: float,
+    t: np.ndarray | float,
+    *,
+    x_star: np.ndarray | None = None,
+    xi: np.ndarray | float | None = None,
+) -> np.ndarray:
+    r"""$E X(t) = x^* + \Gamma(t+\tau)(\xi - x^*)$ for a constant initial segment $\xi$.
+
+    Arguments:
+        A_tilde: $\tilde A$, `(d, d)` symmetric, or a scalar $a$.
+        tau: delay $\tau > 0$.
+        t: times $\ge 0$.
+        x_star: $x^*$ (default $0$).
+        xi: the constant segment value (default $x^*$, i.e. mean $\equiv x^*$).
+
+    Returns:
+        `(len(t), d)` array. Float error about
+        $10^{-16}e^{\rho(\tilde A)\tau}\max\|\Gamma\|\,\|\tilde\xi\|$.
+    """
+    A = _matrix(A_tilde)
+    d = A.shape[0]
+    tau = _check_tau(tau)
+    ta = _times(t)
+    xs = np.zeros(d) if x_star is None else np.asarray(x_star, dtype=float).reshape(d)
+    xi_a = xs if xi is None else np.broadcast_to(np.asarray(xi, dtype=float), (d,))
+    G = gamma_grid(A, tau, ta + tau)  # (r, d, d)
+    return xs + G @ (xi_a - xs)
+
+
+def _pair_integrals(lams: np.ndarray, tau: float, ta: np.ndarray) -> np.ndarray:
+    r"""$I_{ij}(t) = \int_0^t\Gamma_{\lambda_i}\Gamma_{\lambda_j}$, exact piecewise-polynomial.
+
+
+    On piece $k$, $\Gamma_\lambda(k\tau + \tau\sigma) = \sum_m \tilde c_{k,m}\sigma^m$ with
+    $\tilde c_{k,m} = c_{k,m}\tau^m$, and $\int_0^{f\tau}\Gamma_i\Gamma_j =
+    \tau\sum_{m,n}\tilde c^i_{k,m}\tilde c^j_{k,n} f^{m+n+1}/(m+n+1)$.
+    """
+    d = lams.size
+    K = math.floor(float(ta.max(initial=0.0)) / tau) + 1
+    scale = tau ** np.arange(K)
+    tabs = np.stack(
+        [gamma_pieces(float(lam), tau, K, dps=20).as_float_table().real * scale for lam in lams]
+    )  # (d, K, K)
+    mn = np.arange(K)[:, None] + np.arange(K)[None, :] + 1.0
+    full = np.einsum("ikm,jkn,mn->kij", tabs, tabs, 1.0 / mn) * tau  # per full piece
+    cum = np.concatenate([np.zeros((1, d, d)), np.cumsum(full, axis=0)])  # (K+1, d, d)
+    out = np.empty((ta.size, d, d))
+    for r, t in enumerate(ta):
+        k = min(math.floor(t / tau), K - 1)
+        f = t / tau - k
+        H = f**mn / mn
+        part = np.einsum("im,jn,mn->ij", tabs[:, k], tabs[:, k], H) * tau
+        out[r] = cum[k] + part
+    return out
+
+
+def linear_sdde_covariance(
+    A_tilde: np.ndarray | float,
+    G: np.ndarray | float,
+    tau: float,
+    t: np.ndarray | float,
+    *,
+    exact: bool = False,
+) -> np.ndarray:
+    r"""$\operatorname{Cov}X(t) = \int_0^t\Gamma(u)GG^\top\Gamma(u)^\top du$, `(len(t), d, d)`.
+
+    In the eigenbasis $\tilde A = P\Lambda P^\top$, $\hat S = P^\top GG^\top P$:
+    $\operatorname{Cov} = P[\hat S_{ij}\int_0^t\Gamma_{\lambda_i}\Gamma_{\lambda_j}]P^\top$.
+
+    Arguments:
+        A_tilde: $\tilde A$ symmetric `(d, d)` or scalar $a$.
+        G: diffusion `(d, r)` or scalar $s$ (then $GG^\top = s^2 I$).
+        tau: delay $\tau > 0$.
+        t: times $\ge 0$.
+        exact: `False` (default): float, exact polynomial integration of the mp-computed
+            coefficients (error about $10^{-16}\,t\,e^{2\rho\tau}\max\Gamma^2\|GG^\top\|$);
+            `True`: :func:`theory.fundamental.gamma_covariance_integral` in mpmath
+            (`mp.dps` digits; $O((t/\tau)^3)$ mp operations per pair).
+    """
+    A = _matrix(A_tilde)
+    d = A.shape[0]
+    tau = _check_tau(tau)
+    ta = _times(t)
+    Ga = np.asarray(G, dtype=float)
+    S = Ga * Ga * np.eye(d) if Ga.ndim == 0 else np.atleast_2d(Ga) @ np.atleast_2d(Ga).T
+    if S.shape != (d, d):
+        raise LinearSDDEInputError(
+            "G", np.shape(G), f"must have {d} rows", "pass G of shape (d, r)"
+        )
+    if exact:
+        return np.array(
+            [
+                np.array(gamma_covariance_integral(A, tau, float(t), S).tolist(), dtype=float)
+                for t in ta
+            ]
+        ).reshape(ta.size, d, d)
+    lams, P = np.linalg.eigh(A)
+    S_hat = P.T @ S @ P
+    inner = _pair_integrals(lams, tau, ta) * S_hat
+    return P @ inner @ P.T
+
+
+def linear_sdde_moments(
+    A_tilde: np.ndarray | float,
+    G: np.ndarray | float,
+    tau: float,
+    t: np.ndarray | float,
+    *,
+    x_star: np.ndarray | None = None,
+    xi: np.ndarray | float | None = None,
+    exact: bool = False,
+) -> LinearSDDEMoments:
+    r"""Mean, covariance and $E\|X(t) - x^*\|^2$ of $dX = -\tilde A(X(t-\tau) - x^*)dt + G\,dB$.
+
+    Constant initial segment $\xi$ (default $x^*$). See :func:`linear_sdde_mean`,
+    :func:`linear_sdde_covariance`.
+    """
+    A = _matrix(A_tilde)
+    d = A.shape[0]
+    ta = _times(t)
+    xs = np.zeros(d) if x_star is None else np.asarray(x_star, dtype=float).reshape(d)
+    return LinearSDDEMoments(
+        t=ta,
+        mean=linear_sdde_mean(A, tau, ta, x_star=xs, xi=xi),
+        cov=linear_sdde_covariance(A, G, tau, ta, exact=exact),
+        x_star=xs,
+    )
+
+
+def kuchler_mensch_variance(a: float, s: float, tau: float) -> float:
+    r"""Stationary variance $s^2(1+\sin a\tau)/(2a\cos a\tau)$ of $dX = -aX(t-\tau)dt + s\,dW$.
+
+    Küchler & Mensch (1992); valid for $0 < a\tau < \pi/2$ (the stationary regime, $a > 0$).
+
+    Raises:
+        LinearSDDEInputError: $a \le 0$, $\tau < 0$, or $a\tau \ge \pi/2$ (no stationary law).
+    """
+    if not (np.isfinite(a) and a > 0):
+        raise LinearSDDEInputError("a", a, "must be > 0", "pass the positive drift coefficient")
+    if not (np.isfinite(tau) and tau >= 0):
+        raise LinearSDDEInputError("tau", tau, "must be >= 0", "pass tau >= 0")
+    at = a * tau
+    if at >= math.pi / 2:
+        raise LinearSDDEInputError(
+            "a*tau",
+            at,
+            "must be < pi/2: the SDDE has no stationary law (V >= 0)",
+            "reduce a or tau; use linear_sdde_covariance for finite t",
+        )
+    return float(s * s * (1 + mpmath.sin(at)) / (2 * a * mpmath.cos(at)))
+
+
+def delayed_gd_stability_threshold(l: int) -> float:
+    r"""Critical $\eta a$ of delayed GD: stable iff $\eta a < 2\sin\frac{\pi}{2(2l+1)}$.
+
+    Delayed gradient descent $x_{k+1} = x_k - \eta a x_{k-l}$ on $\frac12 ax^2$ (SPEC §4).
+
+    $l = 0$ gives 2 (plain GD).
+
+    Raises:
+        LinearSDDEInputError: $l$ not a non-negative integer.
+    """
+    if isinstance(l, bool) or not isinstance(l, (int, np.integer)) or l < 0:
+        raise LinearSDDEInputError("l", l, "must be an integer >= 0", "pass the delay in steps")
+    return 2.0 * math.sin(math.pi / (2 * (2 * int(l) + 1)))
