@@ -23,16 +23,33 @@ randomness, which the paper leaves open. All three processes are simulated toget
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from scipy import special
 
-from numerics.delays import DelayModel
-from numerics.problems import Problem
-from numerics.rng import DEFAULT_CHUNK_SIZE
-from numerics.schedules import Schedule
+from numerics.asgd import (
+    RingBuffer,
+    check_delay_model,
+    check_positive_float,
+    check_positive_int,
+    check_schedule,
+    flag_divergence,
+    initial_history,
+    initial_point,
+    problem_check,
+    record_indices,
+    state_noise,
+)
+from numerics.delays import DelayModel, NoDelay
+from numerics.errors import CouplingError, InputError, PathsError, StepSizeError
+from numerics.problems import Problem, check_batch_size, sqrt_psd
+from numerics.rng import DEFAULT_CHUNK_SIZE, Chunk, run_chunked
+from numerics.schedules import Constant, Schedule
+from numerics.sdde import _step
 
 __all__ = ["COUPLINGS", "CoupledResult", "simulate_coupled"]
 
@@ -110,4 +127,220 @@ def simulate_coupled(
         CouplingError: unknown coupling, or `"quantile"` with sampling without replacement.
         plus the input errors of `simulate_asgd`.
     """
-    raise NotImplementedError
+    problem_check(problem)
+    eta = check_positive_float("eta", eta)
+    delta = eta if delta is None else check_positive_float("delta", delta)
+    K = check_positive_int("K", K, StepSizeError)
+    m = check_positive_int("substeps", substeps, StepSizeError)
+    paths = check_positive_int("paths", paths, PathsError)
+    delay = NoDelay() if delay is None else check_delay_model(delay)
+    schedule = Constant() if schedule is None else check_schedule(schedule)
+    if coupling not in COUPLINGS:
+        raise CouplingError("coupling", coupling, "unknown coupling", f"use one of {COUPLINGS}")
+    if sigma_at not in ("x_star", "state"):
+        raise InputError("sigma_at", sigma_at, "unknown convention", "use 'x_star' or 'state'")
+    b = check_batch_size(b, problem.n, replace)
+    if coupling == "quantile" and not replace and problem.n is not None:
+        raise CouplingError(
+            "replace", replace, "the quantile coupling needs i.i.d. samples", "use replace=True"
+        )
+    d = problem.d
+    x0a = initial_point(x0, d, paths)
+    hist = initial_history(xi, delay.l, d, scale=m, step=delta)
+    rec = record_indices(K, record_every)
+    x_star = problem.x_star
+    Sigma_star = problem.Sigma(x_star)
+    sigma_const = sqrt_psd(Sigma_star / b) if sigma_at == "x_star" else None
+    perm = v = None
+    if coupling == "quantile" and problem.n is not None:
+        dev = (
+            problem.grad(x_star[None, :])[0]
+            - problem.sample_grads(x_star[None, :], np.arange(problem.n)[None, :])[0]
+        )
+        v = np.linalg.eigh(Sigma_star)[1][:, -1]
+        perm = np.argsort(dev @ v, kind="stable")
+    kw = dict(
+        problem=problem,
+        eta=eta,
+        delta=delta,
+        K=K,
+        x0=x0a,
+        hist=hist,
+        delay=delay,
+        schedule=schedule,
+        b=b,
+        replace=replace,
+        coupling=coupling,
+        share_delays=share_delays,
+        sigma_const=sigma_const,
+        m=m,
+        rec=rec,
+        record=record_every is not None,
+        perm=perm,
+        v=v,
+    )
+    out = run_chunked(
+        functools.partial(_coupled_chunk, **kw), seed, paths, chunk_size, map_fn=map_fn, axis=0
+    )
+    xa, xs, xf, trajs, div = out
+    k0 = schedule.k0
+    steps = k0 + rec
+    meta = {
+        "coupling": coupling,
+        "scheme_fine": "shared Brownian path (Brownian-bridge substeps)",
+        "share_delays": share_delays,
+        "sampling": "with replacement" if replace else "without replacement",
+        "sigma_at": sigma_at,
+        "b": b,
+        "eta": eta,
+        "delta": delta,
+        "K": K,
+        "substeps": m,
+        "delay": repr(delay),
+        "schedule": repr(schedule),
+        "seed": seed,
+        "paths": paths,
+        "chunk_size": chunk_size,
+        "k0": k0,
+        "quantile_axis": None if v is None else v.tolist(),
+    }
+    return CoupledResult(
+        x_asgd=xa,
+        x_scheme=xs,
+        X_fine=xf,
+        steps=steps,
+        times=steps * delta,
+        trajectories=None
+        if trajs is None
+        else {key: np.moveaxis(val, 0, 1) for key, val in trajs.items()},
+        diverged_from_step=np.where(div >= 0, div + k0, -1),
+        meta=meta,
+    )
+
+
+def _coupled_chunk(
+    chunk: Chunk,
+    *,
+    problem: Problem,
+    eta: float,
+    delta: float,
+    K: int,
+    x0: np.ndarray,
+    hist: np.ndarray | None,
+    delay: DelayModel,
+    schedule: Schedule,
+    b: int,
+    replace: bool,
+    coupling: str,
+    share_delays: bool,
+    sigma_const: np.ndarray | None,
+    m: int,
+    rec: np.ndarray,
+    record: bool,
+    perm: np.ndarray | None,
+    v: np.ndarray | None,
+) -> tuple:
+    """One chunk of `simulate_coupled`; outputs have the path axis first."""
+    rng = chunk.generator()
+    P, d, l = chunk.size, problem.d, delay.l
+    x0c = x0 if x0.shape[0] == 1 else x0[chunk.start : chunk.stop]
+    hc = None if hist is None else hist[::m]
+    ra, rs = RingBuffer(l + 1, P, d), RingBuffer(l + 1, P, d)
+    ra.fill(x0c, hc)
+    rs.fill(x0c, hc)
+    rf = None
+    if m > 1:
+        rf = RingBuffer(l * m + 1, P, d)
+        rf.fill(x0c, hist)
+    k0 = schedule.k0
+    h = delta / m
+    sqh, sqd, sqb = np.sqrt(h), np.sqrt(delta), np.sqrt(b)
+    n = problem.n
+    tmp = np.empty((P, d))
+
+    def drift(X: np.ndarray) -> np.ndarray:
+        return -problem.grad(X)
+
+    diffusion = None
+    if sigma_const is None:
+
+        def diffusion(Xdel: np.ndarray, dB: np.ndarray) -> np.ndarray:
+            return state_noise(problem, Xdel, dB, b)
+
+    nrec = len(rec)
+    trajs = {key: np.empty((P, nrec, d)) for key in ("asgd", "scheme", "fine")} if record else None
+
+    def store(ri: int) -> None:
+        trajs["asgd"][:, ri] = ra.current()
+        trajs["scheme"][:, ri] = rs.current()
+        trajs["fine"][:, ri] = (rf if rf is not None else rs).current()
+
+    div = np.full(P, -1, dtype=np.int64)
+    ri = 0
+    if record and rec[0] == 0:
+        store(0)
+        ri = 1
+    with np.errstate(all="ignore"):
+        for j in range(K):
+            k = k0 + j
+            lk = delay.draw(k, P, rng)
+            lka = lk if share_delays else delay.draw(k, P, rng)
+            if hist is None:
+                lk, lka = np.minimum(lk, j), np.minimum(lka, j)
+            u = float(schedule.u(k))
+            t = k * delta
+            # ---- noise for both processes
+            Xa = ra.delayed(j, lka)
+            if coupling == "quantile" and n is not None:
+                Uq = rng.random((P, b))
+                idx = perm[np.minimum((Uq * n).astype(np.int64), n - 1)]
+                g = problem.minibatch_grad(Xa, idx)
+                W = rng.standard_normal((P, b, d))
+                W -= (W @ v)[..., None] * v
+                W += special.ndtri(np.maximum(Uq, 2.0**-60))[..., None] * v
+                z = W.sum(axis=1) / sqb
+            elif coupling == "quantile":
+                z = rng.standard_normal((P, d))
+                g = problem.grad(Xa) - (z @ problem.noise_root.T) / sqb
+            else:
+                g = problem.stochastic_grad(Xa, b, rng, replace)
+                z = rng.standard_normal((P, d))
+            # ---- ASGD Eq. (4)
+            new = ra.next_slot(j)
+            np.multiply(g, -eta * u, out=new)
+            new += ra.current()
+            flag_divergence(new, div, j + 1)
+            ra.advance()
+            # ---- EM scheme of Eq. (6): x~_{k+1} = x~_k - eta u grad F + eta u sigma z
+            a = eta / delta * u
+            c = eta / sqd * u
+            _step(rs, j, lk, drift, sigma_const, diffusion, a * delta, z, c * sqd, False, tmp)
+            flag_divergence(rs.next_slot(j), div, j + 1)
+            rs.advance()
+            # ---- fine solution on the same Brownian path (bridge increments, units of sqrt h)
+            if rf is not None:
+                E = rng.standard_normal((m, P, d))
+                E += z / np.sqrt(m) - E.mean(axis=0)
+                for i in range(m):
+                    tf = t + i * h
+                    Uf = float(schedule.U(tf, delta))
+                    _step(
+                        rf,
+                        j * m + i,
+                        lk * m,
+                        drift,
+                        sigma_const,
+                        diffusion,
+                        eta / delta * Uf * h,
+                        E[i],
+                        eta / sqd * Uf * sqh,
+                        False,
+                        tmp,
+                    )
+                    rf.advance()
+                flag_divergence(rf.current(), div, j + 1)
+            if record and ri < nrec and rec[ri] == j + 1:
+                store(ri)
+                ri += 1
+    xf = (rf if rf is not None else rs).current().copy()
+    return ra.current().copy(), rs.current().copy(), xf, trajs, div
