@@ -506,12 +506,16 @@ def _det_crosscheck(M: mpmath.matrix, tau: mpmath.mpf, beta: mpmath.mpc) -> dict
     def det(x):
         return mpmath.det(x * mpmath.eye(d) + M * mpmath.exp(-x * tau))
 
-    start = beta + mpmath.mpf("1e-4") * (1 + abs(beta)) * mpmath.mpc(1, 1)
-    try:
-        root = mpmath.findroot(det, start, solver="secant")
+    error = ""
+    for size in ("1e-4", "1e-6", "1e-3"):
+        start = beta + mpmath.mpf(size) * (1 + abs(beta)) * mpmath.mpc(1, 1)
+        try:
+            root = mpmath.findroot(det, start, solver="secant")
+        except (ValueError, ZeroDivisionError, TypeError) as exc:  # TypeError: LU on nan
+            error = str(exc)
+            continue
         return {"root": root, "distance": abs(root - beta), "det_at_argmax": abs(det(beta))}
-    except (ValueError, ZeroDivisionError, TypeError) as exc:  # TypeError: mpmath LU on nan
-        return {"root": None, "distance": mpmath.inf, "error": str(exc)}
+    return {"root": None, "distance": mpmath.inf, "det_at_argmax": abs(det(beta)), "error": error}
 
 
 # ------------------------------------------------------------------------ public
