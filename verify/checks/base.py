@@ -3,7 +3,7 @@ r"""The `Check` base class: one claim of the paper at one level, in one short fi
 A check file looks like this (the whole file)::
 
     '''Thm 4.1 as stated: $\mathbb E\|X(t)-x^*\|^2 \le \dots$ (paper §4.1).'''
-    from verify.checks.base import Check
+    from verify.checks.base import Check, profile
     from verify.verdict import Hypothesis
 
     class Thm41AsStated(Check):
@@ -12,9 +12,9 @@ A check file looks like this (the whole file)::
         level = "as-stated"
         claim = "E||X(t)-x*||^2 <= C5 e^{-2 lambda t} + C6 for all t"
         claim_latex = r"\mathbb{E}\|X(t)-x^*\|^2 \le C_5 e^{-2\lambda t} + C_6"
-        conventions = ["c_lambda = sup_t ||Gamma(t)|| e^{lambda t} (SPEC §1)"]
-        quick = {"paths": 2000, "T": 5.0}
-        full = {"paths": 50000, "T": 20.0}
+        conventions = ("c_lambda = sup_t ||Gamma(t)|| e^{lambda t} (SPEC §1)",)
+        quick = profile(paths=2000, T=5.0)      # read-only mappings (ruff RUF012-clean)
+        full = profile(paths=50000, T=20.0)
 
         def hypotheses(self, ctx):
             p = ctx.params
@@ -44,7 +44,8 @@ from __future__ import annotations
 
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 import numpy as np
@@ -53,7 +54,13 @@ from verify import stats
 from verify.context import RunContext
 from verify.verdict import CheckResult, Hypothesis, Verdict
 
-__all__ = ["Check", "Diverged"]
+__all__ = ["Check", "Diverged", "profile"]
+
+
+def profile(**params: Any) -> Mapping[str, Any]:
+    """A read-only parameter set for `Check.quick` / `Check.full`, e.g.
+    ``quick = profile(paths=2000, K=(10, 20, 40))``."""
+    return MappingProxyType(dict(params))
 
 
 class Diverged(Exception):
@@ -83,10 +90,10 @@ class Check:
     level: ClassVar[str] = "as-stated"
     claim: ClassVar[str] = ""
     claim_latex: ClassVar[str] = ""
-    conventions: ClassVar[list[str]] = []
+    conventions: ClassVar[Sequence[str]] = ()
     method: ClassVar[str] = "monte-carlo"
-    quick: ClassVar[dict[str, Any]] = {}
-    full: ClassVar[dict[str, Any]] = {}
+    quick: ClassVar[Mapping[str, Any]] = profile()
+    full: ClassVar[Mapping[str, Any]] = profile()
 
     # ------------------------------------------------------------------ to implement
     def hypotheses(self, ctx: RunContext) -> list[Hypothesis]:
