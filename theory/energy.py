@@ -216,6 +216,7 @@ class ProofStep:
     name: str
     description: str
     relation: str  # "=", "<="
+    description_tex: str
     left: sp.Expr
     right: sp.Expr
     in_expectation: bool
@@ -243,7 +244,12 @@ class ProofStep:
 
 
 def _step(
-    name: str, description: str, relation: str, left: sp.Expr, right: sp.Expr, in_exp: bool
+    name: str,
+    description: tuple[str, str],
+    relation: str,
+    left: sp.Expr,
+    right: sp.Expr,
+    in_exp: bool,
 ) -> ProofStep:
     used = (sp.sympify(left).free_symbols | sp.sympify(right).free_symbols) & set(
         VARIABLES.values()
@@ -252,7 +258,8 @@ def _step(
     syms = [VARIABLES[n] for n in arguments]
     return ProofStep(
         name=name,
-        description=description,
+        description=description[0],
+        description_tex=description[1],
         relation=relation,
         left=left,
         right=right,
@@ -287,8 +294,12 @@ def proof_steps(corollary: bool = False) -> tuple[ProofStep, ...]:
     return (
         _step(
             "ito",
-            "First equality: Itô's formula for the energy (derived by code) vs the printed "
-            "expression (integrand of dt, per path; equal as expressions).",
+            (
+                "First equality: Itô's formula for the energy (derived by code) vs the printed "
+                "expression (integrand of dt, per path; equal as expressions).",
+                "First equality: Itô's formula for the energy (derived by code) vs the printed "
+                "expression (integrand of $dt$, per path; equal as expressions).",
+            ),
             "=",
             energy_rate_vector_form(corollary),
             equality,
@@ -296,8 +307,12 @@ def proof_steps(corollary: bool = False) -> tuple[ProofStep, ...]:
         ),
         _step(
             "first_inequality",
-            "First inequality (strong convexity, Lipschitz gradient, delay bound, "
-            "(t-1)/t^2 <= 1/t); claimed for expectations.",
+            (
+                "First inequality (strong convexity, Lipschitz gradient, delay bound, "
+                "(t-1)/t^2 <= 1/t); claimed for expectations.",
+                "First inequality (strong convexity, Lipschitz gradient, delay bound, "
+                "$(t-1)/t^2\\le 1/t$); claimed for expectations.",
+            ),
             "<=",
             equality,
             ineq_right,
@@ -305,8 +320,12 @@ def proof_steps(corollary: bool = False) -> tuple[ProofStep, ...]:
         ),
         _step(
             "nonpositive",
-            "Second inequality: the bound is <= 0 when H >= E tr(sigma sigma^T) + 2 mu L D^2 "
-            "and theta <= tau.",
+            (
+                "Second inequality: the bound is <= 0 when H >= E tr(sigma sigma^T) + 2 mu L D^2 "
+                "and theta <= tau.",
+                "Second inequality: the bound is $\\le 0$ when $H\\ge\\mathbb{E}"
+                "\\operatorname{tr}(\\sigma\\sigma^T)+2\\mu LD^2$ and $\\theta\\le\\tau$.",
+            ),
             "<=",
             ineq_right,
             sp.S.Zero,
@@ -314,7 +333,11 @@ def proof_steps(corollary: bool = False) -> tuple[ProofStep, ...]:
         ),
         _step(
             "energy_decreases",
-            "E[energy(t)] <= energy(1) = 0 for t >= 1 (integrating dE[energy] <= 0 from 1).",
+            (
+                "E[energy(t)] <= energy(1) = 0 for t >= 1 (integrating dE[energy] <= 0 from 1).",
+                "$\\mathbb{E}\\mathcal{E}(t)\\le\\mathcal{E}(1)=0$ for $t\\ge1$ (integrating "
+                "$d\\mathbb{E}\\mathcal{E}\\le0$ from $1$).",
+            ),
             "<=",
             energy(corollary),
             energy(corollary).subs({t: 1, R2: 0}),
@@ -322,7 +345,10 @@ def proof_steps(corollary: bool = False) -> tuple[ProofStep, ...]:
         ),
         _step(
             "final_bound",
-            "Final bound of the theorem: E||X(t)-x*||^2 <= K ln t / ((t-1) mu^2), t > 1.",
+            (
+                "Final bound of the theorem: E||X(t)-x*||^2 <= K ln t / ((t-1) mu^2), t > 1.",
+                "Final bound of the theorem, $t>1$.",
+            ),
             "<=",
             R2,
             K * sp.log(t) / ((t - 1) * mu**2),

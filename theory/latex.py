@@ -1,0 +1,488 @@
+r"""The derivation document: one self-contained LaTeX file produced from the code.
+
+Every displayed formula of a derivation is ``sympy.latex`` of an expression computed by
+:mod:`theory.ito`, :mod:`theory.schemes` or :mod:`theory.energy`; only prose and the quoted
+statements of the paper are typed by hand. Long sums are broken over ``align*`` rows by
+:func:`split_sum` (no ``breqn``: the document needs only ``amsmath``/``amssymb`` from Debian's
+``texlive-latex-base``).
+
+Entry point: :func:`write_document`.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+import sympy as sp
+
+from theory import energy as E
+from theory.errors import InputError
+from theory.ito import LATEX_NAMES, SDDE, ito_differential, state_symbols
+from theory.schemes import SCHEDULES, IdentityCheck, check_schedule, em_step_eq6, step_eq5
+
+__all__ = [
+    "LatexBuildError",
+    "build_document",
+    "overfull_hbox_widths",
+    "section_r1",
+    "section_r7",
+    "section_r8",
+    "split_sum",
+    "write_document",
+]
+
+# TODO (sections owned by other theory modules; import them directly once they expose a
+# module-level ``latex_section() -> str``):
+#   - theory.ou.latex_section()          R5  OU moments
+#   - theory.fundamental.latex_section() Γ   fundamental solution (R6)
+#   - theory.roots.latex_section()       V   certified rightmost root (R6)
+#   - theory.constants.latex_section()   Thm 4.1 constants, C2, C4, H (R6, R7)
+PENDING_SECTIONS: tuple[tuple[str, str], ...] = (
+    ("theory.ou", "R5: Ornstein--Uhlenbeck moments (Section 4)"),
+    ("theory.fundamental", "Fundamental solution $\\Gamma$ (R6, Theorem 4.1)"),
+    ("theory.roots", "Certified rightmost characteristic root $V$ (R6, Theorem 4.1)"),
+    ("theory.constants", "Explicit constants of Theorem 4.1, $C_2$, $C_4$, $H$"),
+)
+
+
+class LatexBuildError(RuntimeError):
+    """pdflatex failed; the message carries the error lines of the log."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Printing helpers
+
+_NAME_RULES: tuple[tuple[str, str], ...] = (
+    (r"^xs_(\d+)$", r"x^*_{\1}"),
+    (r"^x_k(\d+)$", r"x_{k,\1}"),
+    (r"^g(\d+)$", r"\\nabla_{\1} F(x_{k-l_k})"),
+    (r"^z(\d+)$", r"z_{k,\1}"),
+    (r"^eta_0$", r"\\eta_0"),
+)
+
+
+def _names(expr: sp.Basic) -> dict[sp.Symbol, str]:
+    names = {s: n for s, n in LATEX_NAMES.items()}
+    for s in sp.sympify(expr).free_symbols:
+        for pattern, repl in _NAME_RULES:
+            if re.match(pattern, s.name):
+                names[s] = re.sub(pattern, repl, s.name)
+    return names
+
+
+def tex(expr: sp.Basic) -> str:
+    """``sympy.latex`` with the paper's names for the abstract scalars and R1 symbols."""
+    return sp.latex(expr, symbol_names=_names(expr), ln_notation=True)
+
+
+def _visible_length(s: str) -> int:
+    """Rough printed width of a LaTeX math string, in characters."""
+    frac = re.compile(r"\\frac\{([^{}]*(?:\{[^{}]*\}[^{}]*)*)\}\{([^{}]*(?:\{[^{}]*\}[^{}]*)*)\}")
+    while True:
+        m = frac.search(s)
+        if not m:
+            break
+        longer = max(m.group(1), m.group(2), key=lambda x: _visible_length(x))
+        s = s[: m.start()] + longer + s[m.end() :]
+    s = re.sub(r"\\(left|right|operatorname|mathcal|mathbb)", "", s)
+    s = re.sub(r"\\[a-zA-Z]+", "x", s)
+    s = re.sub(r"[{}^_]", "", s)
+    return len(s)
+
+
+def split_sum(lhs: str, expr: sp.Expr, relation: str = "=", width: int = 58) -> str:
+    r"""An ``align*`` block ``lhs relation t_1 + t_2 ...`` broken into rows of about `width`.
+
+    The terms are ``expr.as_ordered_terms()``, each printed with :func:`tex`; continuation rows
+    start with ``&\quad``.
+    """
+    expr = sp.sympify(expr)
+    terms = expr.as_ordered_terms() if isinstance(expr, sp.Add) else [expr]
+    rows: list[str] = []
+    current = ""
+    for i, term in enumerate(terms):
+        piece = tex(term)
+        if i > 0:
+            piece = f"- {piece[1:].lstrip()}" if piece.startswith("-") else f"+ {piece}"
+        if current and _visible_length(current + piece) > width:
+            rows.append(current)
+            current = piece
+        else:
+            current = f"{current} {piece}".strip()
+    rows.append(current)
+    body = [f"{lhs} &{relation} {rows[0]}"] + [f"&\\quad {r}" for r in rows[1:]]
+    return "\\begin{align*}\n" + " \\\\\n".join(body) + "\n\\end{align*}\n"
+
+
+def _result(check: IdentityCheck) -> str:
+    if check.holds:
+        return (
+            f"\\emph{{Result: identity holds}} (simplified difference $0$; exact evaluation at "
+            f"{check.n_points} random rational points: $0$; SymPy \\texttt{{verify\\_numerically}}"
+            f" agrees)."
+        )
+    return (
+        "\\emph{Result: the identity does NOT hold}; the simplified difference is\n"
+        + split_sum(r"\text{lhs}-\text{rhs}", check.difference)
+        + f"(exact random-point check: {'0' if check.holds_numerically else 'non-zero'})."
+    )
+
+
+_ESCAPES = {
+    "\\": r"\textbackslash{}",
+    "{": r"\{",
+    "}": r"\}",
+    "$": r"\$",
+    "&": r"\&",
+    "#": r"\#",
+    "^": r"\^{}",
+    "_": r"\_",
+    "%": r"\%",
+    "~": r"\~{}",
+    "<": r"$<$",
+    ">": r"$>$",
+}
+
+
+def escape(text: str) -> str:
+    """Escape plain text (e.g. a check's name) for LaTeX."""
+    return "".join(_ESCAPES.get(ch, ch) for ch in text)
+
+
+def _itemize(items: Iterable[str]) -> str:
+    return "\\begin{itemize}\n" + "".join(f"\\item {i}\n" for i in items) + "\\end{itemize}\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# Sections
+
+
+def section_conventions() -> str:
+    """SPEC §1 conventions used by the derivations below."""
+    return "\\section{Conventions}\n" + _itemize(
+        [
+            r"$F(x)=\frac1n\sum_i f_i(x)$ (the average, Eq.~(1)); $x^*=\arg\min F$.",
+            r"Gaussian surrogate (Eq.~(5)): minibatch noise replaced by $\sigma z_k$, "
+            r"$\sigma\sigma^T=\Sigma/b$, $z_k\sim N(0,I)$.",
+            r"SDDE (Eq.~(6)) with diffusion exactly as printed, "
+            r"$\frac{\eta}{\delta}\sqrt{\delta}\,U(t)\,\sigma$; $\theta(t)=l_k\delta$ on "
+            r"$[k\delta,(k+1)\delta)$, $\tau=l\delta$, $U(k\delta)=u_k$; "
+            r"Euler--Maruyama increments $B(t_{k+1})-B(t_k)=\sqrt{\delta}\,z_k$.",
+            r"Itô calculus throughout (not Stratonovich). The delayed state "
+            r"$X(t-\theta(t))$ is a separate (adapted) argument of the coefficients and is "
+            r"not differentiated.",
+            r"Theorem 4.2: $D$ is the radius of a ball that must contain the paths; "
+            r"$H=\mathbb{E}\operatorname{tr}(\sigma\sigma^T)+2\mu LD^2$ (smallest admissible) "
+            r"unless given. $\sigma$ is evaluated at $x^*$ where the paper treats it as "
+            r"constant.",
+            r"All symbolic arithmetic is exact (rationals and radicals); each identity is "
+            r"also evaluated exactly at random rational points.",
+        ]
+    )
+
+
+def section_ito() -> str:
+    """The generator and a worked example computed by :mod:`theory.ito`."""
+    t = sp.Symbol("t", positive=True)
+    a, s = sp.symbols("a s", positive=True)
+    (x,) = state_symbols(1)
+    ou = SDDE(t=t, x=(x,), y=(), drift=sp.Matrix([-a * x]), diffusion=sp.Matrix([[s]]))
+    d_ou = ito_differential(x**2, ou)
+    return (
+        "\\section{Itô's formula for SDDEs}\n"
+        "For $dX=b(t,X(t),X(t-\\theta(t)))\\,dt+g(t,X(t),X(t-\\theta(t)))\\,dB(t)$ and "
+        "$f\\in C^{1,2}$,\n"
+        "\\[ df(t,X(t))=\\Bigl(\\partial_tf+\\nabla f\\cdot b+\\tfrac12\\operatorname{tr}"
+        "(gg^T\\nabla^2f)\\Bigr)dt+\\nabla f^Tg\\,dB(t). \\]\n"
+        "Itô's formula is applied to $f(t,X(t))$ for the Itô process $X$ whose coefficient "
+        "processes $b(\\cdot)$, $g(\\cdot)$ are adapted (they use $X(t-\\theta(t))$ with "
+        "$t-\\theta(t)\\le t$); it differentiates $f$ in its own arguments only, so the "
+        "delayed state enters only through $b$ and $g$. In the code the delayed state has its "
+        "own symbols $y_1,\\dots,y_d$ on which $\\nabla,\\nabla^2$ do not act.\n\n"
+        "Example computed by the code, $dX=-aX\\,dt+s\\,dB$, $f=x^2$:\n"
+        f"\\[ d(X^2) = \\Bigl({tex(d_ou.dt)}\\Bigr)dt + {tex(d_ou.dB[0, 0])}\\,dB. \\]\n"
+    )
+
+
+def section_r1() -> str:
+    """R1: Eq. (4) → (5) → (6), schedules (a), (b), (c) and Thm 4.2."""
+    out = [
+        "\\section{R1: from ASGD (Eq.~(4)) to the SDDE (Eq.~(6))}\n",
+        "\\paragraph{Statement (Section 3.1).} Eq.~(5), "
+        "$x_{k+1}=x_k-\\eta u_k\\nabla F(x_{k-l_k})+\\eta u_k\\sigma(x_{k-l_k})z_k$, "
+        "is viewed as an Euler--Maruyama approximation of Eq.~(6), "
+        "$dX=-\\frac{\\eta}{\\delta}U(t)\\nabla F(X(t-\\theta(t)))dt+\\frac{\\eta}{\\delta}"
+        "\\sqrt{\\delta}U(t)\\sigma(X(t-\\theta(t)))dB(t)$, $\\theta(t)=l_k\\delta$, with "
+        "the time-step choices (a) $\\delta=\\eta_0$, $u_k=1$; (b) $u_k=1/k$, "
+        "$U(t)=\\delta/t$, any $\\delta$; (c) $\\delta=\\eta_0$, $u_k=1/\\sqrt{k}$, "
+        "$U(t)=\\sqrt{\\delta}/\\sqrt{t}$; and, in the proof of Theorem 4.2, $\\eta=1$, "
+        "$U(t)=\\delta/(\\mu t)$.\n\n",
+        "\\paragraph{Derivation.} One Euler--Maruyama step on $[t_k,t_{k+1}]$, $t_k=k\\delta$, "
+        "$\\Delta B=\\sqrt{\\delta}z_k$, computed at $d=2$ with generic symbols for "
+        "$\\nabla F(x_{k-l_k})$, $\\sigma$ and $z_k$ (first component shown; both are "
+        "checked).\n\n",
+    ]
+    for sched in SCHEDULES:
+        res = check_schedule(sched, d=2)
+        dl = sp.sympify(sched.delta)
+        t_k = sp.Symbol("k", positive=True, integer=True) * dl
+        x_k = sp.Matrix(sp.symbols("x_k1:3", real=True))
+        grad = sp.Matrix(sp.symbols("g1:3", real=True))
+        z = sp.Matrix(sp.symbols("z1:3", real=True))
+        sigma = sp.Matrix(2, 2, lambda i, j: sp.Symbol(f"sigma_{i + 1}{j + 1}", real=True))
+        lhs = em_step_eq6(x_k, grad, sigma, z, sched.eta, sched.U, dl, t_k)[0]
+        rhs = step_eq5(x_k, grad, sigma, z, sched.eta, sched.u)[0]
+        u_check = res.checks[0]
+        U_k = (
+            sp.sympify(sched.U)
+            .subs(sp.Symbol("delta", positive=True), dl)
+            .subs(sp.Symbol("t", positive=True), t_k)
+        )
+        drift_factor = -(sched.eta / dl) * U_k
+        diffusion_factor = (sched.eta / dl) * sp.sqrt(dl) * U_k
+        out.append(f"\\subsection*{{Schedule {sched.statement}}}\n")
+        out.append(
+            f"$U(k\\delta) = {tex(u_check.lhs)}$ and $u_k = {tex(u_check.rhs)}$. "
+            + _result(u_check)
+            + "\n\nCoefficients of Eq.~(6) at $t_k$: "
+            f"$-\\frac{{\\eta}}{{\\delta}}U(t_k) = {tex(drift_factor)}$, "
+            f"$\\frac{{\\eta}}{{\\delta}}\\sqrt{{\\delta}}U(t_k) = {tex(diffusion_factor)}$; "
+            "the step $X_k + (\\cdot)\\nabla F\\,\\delta + (\\cdot)\\sigma\\sqrt{\\delta}z_k$ "
+            "evaluates to\n"
+        )
+        out.append(split_sum("X_{k+1,1}", lhs, "="))
+        out.append("Eq.~(5):\n" + split_sum("x_{k+1,1}", rhs, "="))
+        failing = [c for c in res.checks[1:] if not c.holds]
+        if failing:
+            out.append("".join(f"{escape(c.name)}: " + _result(c) + "\n\n" for c in failing))
+        else:
+            out.append(
+                "Delay index $t_k-\\theta(t_k)=(k-l_k)\\delta$ and EM step $=$ Eq.~(5) in both "
+                "components: " + _result(res.checks[2]) + "\n\n"
+            )
+    return "".join(out)
+
+
+def _proof_steps_tex(corollary: bool) -> str:
+    out = []
+    for step in E.proof_steps(corollary):
+        rel = "=" if step.relation == "=" else "\\le"
+        out.append(f"\\paragraph{{Step \\texttt{{{step.name.replace('_', chr(92) + '_')}}}.}} ")
+        out.append(step.description_tex + "\n")
+        out.append(split_sum(r"\text{left}", step.left, "="))
+        out.append(split_sum(r"\text{right}", step.right, "="))
+        out.append(
+            f"Claim: left ${rel}$ right"
+            + (" in expectation over paths" if step.in_expectation else " identically")
+            + ".\n\n"
+        )
+    return "".join(out)
+
+
+def _energy_section(corollary: bool) -> str:
+    name = "Corollary 4.3" if corollary else "Theorem 4.2"
+    rid = "R8" if corollary else "R7"
+    alpha, beta = E.thm42_coefficients()
+    K = E._K(corollary)
+    out = [f"\\section{{{rid}: {name} (energy function)}}\n"]
+    if corollary:
+        out.append(
+            "\\paragraph{Statement.} For any $F\\in\\mathcal{F}_\\infty$ with smooth coefficient "
+            "$L$, let $X(t)$ be the unique global solution to\n"
+            "\\[dX(t)=-\\frac{\\eta}{\\delta}U(t)\\nabla F(X(t))dt+"
+            "\\frac{\\eta}{\\delta}\\sqrt{\\delta}U(t)\\sigma(X(t))dB(t)\\qquad(8)\\]\n"
+            "with $X(1)=x_0$ and "
+            "$X(t)\\in d(x_0,D)$. If $F$ is strongly convex, $\\eta_k=\\frac{1}{\\mu k}$ and "
+            "$H\\ge\\mathbb{E}\\operatorname{tr}(\\sigma\\sigma^T)+2\\mu LD^2$, then for $t>1$, "
+            "\\[\\mathbb{E}\\|X(t)-x^*\\|^2\\le\\frac{(\\delta+1)H\\ln t}{(t-1)\\mu^2}.\\]\n"
+        )
+    else:
+        out.append(
+            "\\paragraph{Statement.} For any $F\\in\\mathcal{F}_\\infty$ with smooth coefficient "
+            "$L$, let $X(t)$ be the unique global solution to (6) with $X(s)=\\xi(s)$ on "
+            "$[-\\tau,0]$ and $X(t)\\in d(x_0,D)$. If $F$ is strongly convex, "
+            "$\\eta_k=\\frac{1}{\\mu k}$ and $H\\ge\\mathbb{E}\\operatorname{tr}(\\sigma\\sigma^T)"
+            "+2\\mu LD^2$, then for $t>1$, \\[\\mathbb{E}\\|X(t)-x^*\\|^2\\le\\frac{(\\delta+1)"
+            "(H+2L^2D^2\\tau)\\ln t}{(t-1)\\mu^2}.\\]\n"
+        )
+    out.append(
+        "\\paragraph{SDDE.} Eq.~(6) with $\\eta=1$, $U(t)=\\delta/(\\mu t)$ gives "
+        f"$dX=\\alpha\\,\\nabla F(X(t-\\theta))dt+\\beta\\,\\sigma\\,dB$ with "
+        f"$\\alpha={tex(alpha)}$, $\\beta={tex(beta)}$"
+        + (" and $\\theta\\equiv0$" if corollary else "")
+        + ". "
+        + (
+            "Both factors match the printed SDDE. "
+            if all(c.holds for c in E.thm42_sdde_checks())
+            else "The factors do NOT match the printed SDDE. "
+        )
+        + "Below $G=\\nabla F(X(t-\\theta(t)))$"
+        + (" $=\\nabla F(X(t))$" if corollary else "")
+        + ".\n\n"
+    )
+    out.append("\\paragraph{Energy.}\n" + split_sum(r"\mathcal{E}(t)", E.energy(corollary)))
+    out.append(
+        "\\paragraph{Itô derivation (code).} With $\\varphi=t-1$, "
+        f"$\\psi={tex(-K * sp.log(E.t) / (2 * E.mu**2))}$, the generator of "
+        "$\\frac{\\varphi}{2}\\|X-x^*\\|^2+\\psi$ gives, after taking expectations (the "
+        "$dB$ term is a martingale under the boundedness hypothesis),\n"
+        + split_sum(r"\frac{d\,\mathbb{E}\mathcal{E}}{dt}", E.energy_rate_vector_form(corollary))
+        + "where each abstract scalar stands for its expectation. The paper prints\n"
+        + split_sum(r"\frac{d\,\mathbb{E}\mathcal{E}}{dt}", E.energy_rate_paper(corollary))
+    )
+    for check in E.ito_equality_checks(corollary):
+        out.append(f"{escape(check.name)}: " + _result(check) + "\n\n")
+    out.append("\\paragraph{Proof steps (evaluable).}\n" + _proof_steps_tex(corollary))
+    out.append(
+        "\\paragraph{Certificate for step \\texttt{nonpositive}.} With "
+        "$H=\\operatorname{tr}(\\sigma\\sigma^T)+2\\mu LD^2+h$ and $\\theta=\\tau-s$ "
+        "($h,s\\ge0$), $-2t\\mu^2\\cdot(\\text{right side of the first inequality})$ equals\n"
+        + split_sum("", E.nonpositive_certificate(corollary))
+        + "a polynomial with non-negative coefficients in non-negative quantities, so the "
+        "step holds whenever the hypotheses on $H$ and $\\theta\\le\\tau$ hold.\n\n"
+    )
+    return "".join(out)
+
+
+def section_r7() -> str:
+    """R7: Theorem 4.2."""
+    return _energy_section(corollary=False)
+
+
+def section_r8() -> str:
+    """R8: Corollary 4.3 plus the exact quadratic reference."""
+    derived, _, ode_check = E.quadratic_moment_ode(d=2)
+    generic, resonant = E.quadratic_msd_expr()
+    p = sp.Symbol("p")
+    out = [_energy_section(corollary=True)]
+    out.append(
+        "\\subsection*{Exact reference: quadratic $F$, constant $\\sigma$, $\\tau=0$}\n"
+        "For $F=\\frac12(x-x^*)^TQ(x-x^*)$, Itô's formula for $y_iy_j$ ($y=X-x^*$) and "
+        "expectation ($P_{ij}=\\mathbb{E}y_iy_j$) give, computed by the code at $d=2$,\n"
+        + split_sum("\\dot P_{11}", derived[0, 0])
+        + split_sum("\\dot P_{12}", derived[0, 1])
+        + split_sum("\\dot P_{22}", derived[1, 1])
+        + "that is $\\dot P=-\\frac{1}{\\mu t}(QP+PQ)+\\frac{\\delta}{\\mu^2t^2}\\sigma\\sigma^T$: "
+        + _result(ode_check)
+        + "\n\nIn the eigenbasis of $Q$ (eigenvalue $q$, $s=(V^T\\sigma\\sigma^TV)_{ii}$, "
+        "$p(1)=p_1$) each diagonal entry solves $p'=-\\frac{2q}{\\mu t}p+\\frac{\\delta s}"
+        "{\\mu^2t^2}$, with closed form\n"
+        + split_sum("p(t)", generic)
+        + "and, when $2q=\\mu$,\n"
+        + split_sum("p(t)", resonant)
+        + "with $\\mathbb{E}\\|X(t)-x^*\\|^2=\\sum_ip_i(t)$.\n\n"
+    )
+    out.append(_itemize(f"{escape(c.name)}: " + _result(c) for c in E.quadratic_msd_checks()))
+    del p
+    return "".join(out)
+
+
+def section_pending() -> str:
+    """Clearly marked list of sections still to be provided by other modules."""
+    return "\\section{Sections from other theory modules (TODO)}\n" + _itemize(
+        f"TODO: {title}.\\\\ Not yet available: \\texttt{{{escape(mod)}.latex\\_section()}}."
+        for mod, title in PENDING_SECTIONS
+    )
+
+
+def build_document() -> str:
+    """The complete LaTeX source."""
+    preamble = (
+        "\\documentclass[10pt]{article}\n"
+        "\\usepackage{amsmath,amssymb}\n"
+        "\\setlength{\\textwidth}{16cm}\\setlength{\\oddsidemargin}{0.2cm}"
+        "\\setlength{\\evensidemargin}{0.2cm}\\setlength{\\textheight}{23cm}"
+        "\\setlength{\\topmargin}{-1cm}\n"
+        "\\allowdisplaybreaks\n"
+        "\\title{sdde-verify: symbolic derivations}\n"
+        "\\author{Generated by \\texttt{theory.latex.write\\_document}}\n"
+        "\\date{}\n"
+        "\\begin{document}\n\\maketitle\n"
+        "This document is produced by code. Every displayed formula in a derivation is "
+        "\\texttt{sympy.latex} of an expression computed by \\texttt{theory.ito}, "
+        "\\texttt{theory.schemes} or \\texttt{theory.energy}; only prose and the quoted "
+        "statements of He, Meng, Chen, Ma, Liu, \\emph{Differential Equations for Modeling "
+        "Asynchronous Algorithms}, are typed by hand.\n\n"
+    )
+    body = [
+        section_conventions(),
+        section_ito(),
+        section_r1(),
+        section_r7(),
+        section_r8(),
+        section_pending(),
+    ]
+    return preamble + "".join(body) + "\\end{document}\n"
+
+
+_OVERFULL = re.compile(r"Overfull \\hbox \(([\d.]+)pt too wide\)")
+
+
+def overfull_hbox_widths(log: str) -> list[float]:
+    """Widths (pt) of every ``Overfull \\hbox`` reported in a pdflatex log."""
+    return [float(w) for w in _OVERFULL.findall(log)]
+
+
+def _error_excerpt(log: str, context: int = 6) -> str:
+    lines = log.splitlines()
+    hits = [i for i, line in enumerate(lines) if line.startswith("!")]
+    if not hits:
+        return "\n".join(lines[-30:])
+    return "\n".join("\n".join(lines[i : i + context]) for i in hits[:5])
+
+
+def write_document(out_dir: Path, pdf: bool = False) -> Path:
+    """Write ``sdde-derivations.tex`` to `out_dir` (and the PDF + log with `pdf=True`).
+
+    With `pdf=True` runs ``pdflatex -interaction=nonstopmode -halt-on-error`` twice in a
+    temporary directory and copies ``sdde-derivations.pdf`` and ``.log`` into `out_dir`.
+
+    Returns:
+        The path of the ``.tex`` file (the PDF, if built, is ``path.with_suffix(".pdf")``).
+
+    Raises:
+        InputError: `out_dir` exists and is not a directory.
+        LatexBuildError: pdflatex is missing or reported an error (message: log excerpt).
+    """
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError("out_dir", str(out_dir), "is not a directory", "pass a directory path")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    source = build_document()
+    tex_path = out_dir / "sdde-derivations.tex"
+    tex_path.write_text(source, encoding="utf-8")
+    if not pdf:
+        return tex_path
+    exe = shutil.which("pdflatex")
+    if exe is None:
+        raise LatexBuildError(
+            "pdflatex not found. Fix: install texlive-latex-base (apt-get install "
+            "texlive-latex-base) or call write_document(..., pdf=False)"
+        )
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        (work / tex_path.name).write_text(source, encoding="utf-8")
+        for _ in range(2):
+            proc = subprocess.run(
+                [exe, "-interaction=nonstopmode", "-halt-on-error", tex_path.name],
+                cwd=work,
+                capture_output=True,
+                text=True,
+                errors="replace",
+                check=False,
+            )
+            log_file = work / tex_path.with_suffix(".log").name
+            log = log_file.read_text(errors="replace") if log_file.exists() else proc.stdout
+            if proc.returncode != 0 or re.search(r"^! ", log, flags=re.M):
+                raise LatexBuildError(
+                    f"pdflatex failed (exit {proc.returncode}) on {tex_path.name}:\n"
+                    + _error_excerpt(log)
+                )
+        shutil.copy2(work / tex_path.with_suffix(".pdf").name, tex_path.with_suffix(".pdf"))
+        shutil.copy2(log_file, tex_path.with_suffix(".log"))
+    return tex_path
