@@ -49,6 +49,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -58,14 +59,16 @@ __all__ = [
     "LeastSquaresNoise",
     "MomentInputError",
     "MomentResult",
-    "asgd_moments_from_objects",
+    "asgd_moments_for",
     "capped_delay_probabilities",
     "constant_delay_probabilities",
     "cyclic_delay_probabilities",
     "em_scheme_moments",
     "least_squares_asgd_moments",
+    "linear_sdde_em_moments",
     "minibatch_noise_covariance",
     "quadratic_asgd_moments",
+    "sdde_em_moments_for",
 ]
 
 
@@ -527,6 +530,7 @@ def em_scheme_moments(
     x0: np.ndarray | None = None,
     xi: np.ndarray | Callable[[float], np.ndarray] | None = None,
     record: Iterable[int] | None = None,
+    k0: int = 0,
 ) -> MomentResult:
     r"""Exact moments of the Euler–Maruyama scheme of the SDDE (6) with $m$ substeps per $\delta$.
 
@@ -549,7 +553,10 @@ def em_scheme_moments(
         substeps: $m \ge 1$.
         xi: callable $\xi(s)$, $s\in[-\tau,0]$, returning `(d,)`, or `(l*m+1, d)` fine-grid values
             in time order.
-        record: coarse steps $k \in [0, K]$ to return (at $t = k\delta$).
+        record: coarse steps $k \in [0, K]$ to return (at $t = k\delta$), counted from the start.
+        k0: first step index: the scheme runs on $[k_0\delta, (k_0+K)\delta]$, so $U$ is evaluated
+            at $t_j = (k_0 + j/m)\delta$ (decreasing schedules start at $k_0 = 1$); the result's
+            `steps` are $k_0 + k$ and `times` $(k_0 + k)\delta$.
 
     Cost: one-hot $q$ rows take one ring update per substep; a random $q$ with $m > 1$ takes one
     copy of the ring per delay value per coarse step.
@@ -565,7 +572,7 @@ def em_scheme_moments(
     qa = _check_q(q, max(K, 1))
     l = qa.shape[1] - 1
     L = l * m
-    t_fine = np.arange(K * m) * (delta / m)
+    t_fine = k0 * delta + np.arange(K * m) * (delta / m)
     if callable(U):
         Ua = np.array([float(U(t)) for t in t_fine])
     else:
@@ -596,8 +603,8 @@ def em_scheme_moments(
         else:
             ring = _mix_block(ring, js, ws, m, k, eta, Ua, Q, noise_at)
     return MomentResult(
-        steps=rec,
-        times=rec * float(delta),
+        steps=rec + k0,
+        times=(rec + k0) * float(delta),
         mean=np.array(means).reshape(-1, d),
         cov=np.array(covs).reshape(-1, d, d),
         x_star=x_star,
@@ -642,6 +649,207 @@ def _mix_block(
     return out
 
 
-def asgd_moments_from_objects(*args: object, **kwargs: object) -> MomentResult:
-    """Adapter for the simulators' Problem / delay / schedule objects (see module notes)."""
-    raise NotImplementedError("adapter lands once numerics/problems.py is committed")
+# --------------------------------------------------------------------------------------------
+# Adapters for the simulators' objects (numerics.problems / delays / schedules)
+# --------------------------------------------------------------------------------------------
+
+
+def _problem_quadratic(problem: Any) -> tuple[np.ndarray, np.ndarray]:
+    from numerics.problems import LeastSquares, Quadratic, TwoPoint
+
+    if isinstance(problem, LeastSquares):
+        return problem.A_tilde, np.asarray(problem.x_star, dtype=float)
+    if isinstance(problem, (Quadratic, TwoPoint)):
+        return problem.hessian(problem.x_star), np.asarray(problem.x_star, dtype=float)
+    raise MomentInputError(
+        "problem",
+        problem,
+        "exact moments need a quadratic loss (LeastSquares, Quadratic, TwoPoint)",
+        "use the Monte Carlo simulators for other losses",
+    )
+
+
+def _problem_noise(
+    problem: Any, noise: str, sigma_at: str, b: int, replace: bool
+) -> np.ndarray | LeastSquaresNoise | None:
+    """The gradient-noise model of `simulate_asgd(noise=..., sigma_at=...)` for a quadratic."""
+    from numerics.problems import LeastSquares, TwoPoint
+
+    if noise == "none":
+        return None
+    if isinstance(problem, LeastSquares):
+        if noise == "minibatch":
+            return LeastSquaresNoise(problem.A, problem.y, b, replace)
+        if sigma_at == "state":  # sigma(x) sigma(x)^T = Sigma(x)/b
+            return LeastSquaresNoise(problem.A, problem.y, b, True)
+        return problem.Sigma(problem.x_star) / b
+    S = np.atleast_2d(problem.Sigma(problem.x_star))  # state-independent for these problems
+    if noise == "minibatch" and isinstance(problem, TwoPoint) and not replace:
+        n = problem.n
+        return S * (n - b) / ((n - 1) * b)
+    return S / b
+
+
+def asgd_moments_for(
+    problem: Any,
+    *,
+    eta: float,
+    K: int,
+    delay: Any = None,
+    schedule: Any = None,
+    b: int = 1,
+    replace: bool = True,
+    noise: str = "minibatch",
+    sigma_at: str = "x_star",
+    x0: np.ndarray | None = None,
+    xi: Any = None,
+    delta: float | None = None,
+    record: Iterable[int] | None = None,
+) -> MomentResult:
+    r"""Exact moments of what `numerics.asgd.simulate_asgd` simulates, same arguments.
+
+    Quadratic problems only (`LeastSquares`, `Quadratic`, `TwoPoint`). Iterates
+    $x_{k_0}, \dots, x_{k_0+K}$ with $k_0$ = `schedule.k0`; `record` counts from 0 (like the
+    simulator's steps minus $k_0$); the result's `steps` are $k_0 + k$, `times` $(k_0+k)\delta$
+    ($\delta$ = `eta` by default). `noise="gaussian"` with `sigma_at="x_star"` is additive
+    $\Sigma(x^*)/b$; `"state"` is $\Sigma(x)/b$ (exact second moments); `"minibatch"` is exact.
+    """
+    from numerics.asgd import initial_history
+    from numerics.delays import NoDelay
+    from numerics.schedules import Constant
+
+    Q, x_star = _problem_quadratic(problem)
+    delay = NoDelay() if delay is None else delay
+    schedule = Constant() if schedule is None else schedule
+    k0 = int(schedule.k0)
+    ks = k0 + np.arange(K)
+    q = np.array([delay.probabilities(int(k)) for k in ks]).reshape(K, delay.l + 1)
+    u = np.asarray(schedule.u(ks), dtype=float) if K else np.zeros(0)
+    hist = initial_history(xi, delay.l, problem.d, scale=1)
+    model = _problem_noise(problem, noise, sigma_at, b, replace)
+    res = quadratic_asgd_moments(
+        Q,
+        x_star,
+        q if K else np.ones((1, delay.l + 1)) / (delay.l + 1),
+        eta,
+        u,
+        K,
+        noise=model,
+        x0=x0,
+        xi=hist,
+        record=record,
+    )
+    step = float(eta if delta is None else delta)
+    return MomentResult(
+        steps=res.steps + k0,
+        times=(res.steps + k0) * step,
+        mean=res.mean,
+        cov=res.cov,
+        x_star=res.x_star,
+        Q=res.Q,
+    )
+
+
+def sdde_em_moments_for(
+    problem: Any,
+    *,
+    eta: float,
+    delta: float | None = None,
+    K: int,
+    delay: Any = None,
+    schedule: Any = None,
+    b: int = 1,
+    sigma_at: str = "x_star",
+    noise: bool = True,
+    substeps: int = 1,
+    x0: np.ndarray | None = None,
+    xi: Any = None,
+    record: Iterable[int] | None = None,
+) -> MomentResult:
+    r"""Exact moments of the Euler–Maruyama scheme of Eq. (6), as `simulate_sdde` runs it.
+
+    `substeps = 1` is the coarse scheme $\tilde x_k$ (= Eq. 5); `substeps = m` is the fine
+    solution `X_fine` (step $\delta/m$). $U(t)$ = `schedule.U(t, delta)` at the fine times,
+    $\sigma\sigma^\top = \Sigma(x^*)/b$ or $\Sigma(x)/b$ (`sigma_at="state"`).
+    """
+    from numerics.asgd import initial_history
+    from numerics.delays import NoDelay
+    from numerics.schedules import Constant
+
+    Q, x_star = _problem_quadratic(problem)
+    delta = float(eta if delta is None else delta)
+    delay = NoDelay() if delay is None else delay
+    schedule = Constant() if schedule is None else schedule
+    k0 = int(schedule.k0)
+    q = np.array([delay.probabilities(int(k)) for k in k0 + np.arange(max(K, 1))])
+    hist = initial_history(xi, delay.l, problem.d, scale=substeps, step=delta)
+    model = _problem_noise(problem, "gaussian" if noise else "none", sigma_at, b, True)
+    return em_scheme_moments(
+        Q,
+        x_star,
+        q,
+        eta,
+        delta,
+        lambda t: float(schedule.U(t, delta)),
+        K,
+        substeps=substeps,
+        noise=model,
+        x0=x0,
+        xi=hist,
+        record=record,
+        k0=k0,
+    )
+
+
+def linear_sdde_em_moments(
+    A: np.ndarray | float,
+    G: np.ndarray | float,
+    *,
+    tau: float,
+    delta: float,
+    K: int,
+    substeps: int = 1,
+    x_star: np.ndarray | None = None,
+    x0: np.ndarray | None = None,
+    xi: Any = None,
+    record: Iterable[int] | None = None,
+) -> MomentResult:
+    r"""Exact moments of Euler–Maruyama for $dX = -A(X(t-\tau) - x^*)dt + G\,dB$, $\tau = l\delta$.
+
+    The scheme of `numerics.sdde.simulate_linear_sdde` (coarse: `substeps=1`; fine solution:
+    `substeps=m`, step $\delta/m$): $X_{j+1} = X_j - hA(X_{j-lm} - x^*) + G\,\Delta B_j$,
+    $h = \delta/m$. Written as :func:`em_scheme_moments` with $\eta = \delta$, $U = 1$,
+    $\sigma\sigma^\top = GG^\top/\delta$. Default start: constant $x_0 = x^*$ (or 0).
+    """
+    from numerics.asgd import initial_history
+
+    A = np.atleast_2d(np.asarray(A, dtype=float))
+    d = A.shape[0]
+    Ga = np.atleast_2d(np.asarray(G, dtype=float))
+    if Ga.shape[0] != d:
+        raise MomentInputError("G", Ga.shape, f"must have d={d} rows", "pass G of shape (d, r)")
+    if not (np.isfinite(delta) and delta > 0):
+        raise MomentInputError("delta", delta, "must be > 0", "pass the time step delta > 0")
+    l = round(tau / delta)
+    if tau < 0 or abs(l * delta - tau) > 1e-9 * max(tau, delta):
+        raise MomentInputError(
+            "tau", tau, f"must be l * delta (delta={delta})", "pick delta = tau/l"
+        )
+    xs = np.zeros(d) if x_star is None else np.asarray(x_star, dtype=float).reshape(d)
+    x0a = xs if x0 is None else x0
+    hist = initial_history(xi, l, d, scale=substeps, step=delta)
+    q = constant_delay_probabilities(l)
+    return em_scheme_moments(
+        A,
+        xs,
+        q,
+        delta,
+        delta,
+        1.0,
+        K,
+        substeps=substeps,
+        noise=Ga @ Ga.T / delta,
+        x0=x0a,
+        xi=hist,
+        record=record,
+    )

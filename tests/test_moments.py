@@ -353,3 +353,22 @@ def test_bad_inputs_raise_specific_errors():
         LeastSquaresNoise(np.ones((3, 2)), np.ones(3), 5, replacement=False)
     with pytest.raises(MomentInputError, match="xi="):
         quadratic_asgd_moments(np.eye(2), np.zeros(2), [0.5, 0.5], 0.1, 1.0, 3, xi=np.zeros((3, 2)))
+
+
+def test_adapters_eq5_equals_one_em_step_of_eq6():
+    # R1 through the simulators' objects: ASGD with Gaussian noise (Eq. 5) and the coarse EM
+    # scheme of Eq. (6) with delta = eta, U(t) = sqrt(delta/t), have the same exact law.
+    from numerics.delays import RandomDelay
+    from numerics.moments import asgd_moments_for, sdde_em_moments_for
+    from numerics.problems import LeastSquares
+    from numerics.schedules import InverseSqrtK
+
+    rng = np.random.default_rng(8)
+    problem = LeastSquares(rng.standard_normal((5, 2)), rng.standard_normal(5))
+    kw = dict(eta=0.1, K=30, delay=RandomDelay(2), schedule=InverseSqrtK(), b=2, x0=[1.0, 1.0])
+    a = asgd_moments_for(problem, noise="gaussian", **kw)
+    b = sdde_em_moments_for(problem, **kw)
+    np.testing.assert_allclose(a.cov, b.cov, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(a.mean, b.mean, rtol=1e-12)
+    np.testing.assert_array_equal(a.steps, np.arange(1, 32))
+    np.testing.assert_allclose(b.times, 0.1 * np.arange(1, 32))
