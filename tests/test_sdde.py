@@ -1,0 +1,160 @@
+"""SDDE Eq. (6) / linear SDDE: metamorphic tests and the Küchler–Mensch variance (SPEC §4)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from numerics.delays import ConstantDelay, NoDelay, RandomDelay
+from numerics.problems import LeastSquares, TwoPoint
+from numerics.schedules import InverseK
+from numerics.sdde import simulate_linear_sdde, simulate_sdde, simulate_sde
+
+
+def test_theta_zero_sdde_equals_sde_and_l0_equals_no_delay():
+    p = TwoPoint()
+    kw = dict(eta=0.01, K=300, paths=40, seed=4, x0=[2.0], chunk_size=16)
+    a = simulate_sdde(p, delay=ConstantDelay(0), **kw)
+    b = simulate_sde(p, **kw)
+    c = simulate_sdde(p, delay=NoDelay(), **kw)
+    d = simulate_sdde(p, delay=RandomDelay(0), **kw)
+    assert np.array_equal(a.x_final, b.x_final) and np.array_equal(a.x_final, c.x_final)
+    assert np.array_equal(a.x_final, d.x_final)
+
+
+@pytest.mark.parametrize("schedule", [None, InverseK()])
+def test_zero_noise_scheme_is_delayed_gradient_descent(schedule):
+    """EM of (6) with step delta: x_{k+1} = x_k - eta U(k delta) grad F(x_{k-l}) (Eq. (5), z=0)."""
+    rng = np.random.default_rng(0)
+    A, y = rng.standard_normal((8, 2)), rng.standard_normal(8)
+    p = LeastSquares(A, y)
+    eta, delta, K, l = 0.2, 0.05, 40, 3
+    res = simulate_sdde(
+        p,
+        eta=eta,
+        delta=delta,
+        K=K,
+        paths=3,
+        seed=0,
+        x0=[1.0, 1.0],
+        delay=ConstantDelay(l),
+        schedule=schedule,
+        noise=False,
+    )
+    k0 = 0 if schedule is None else 1
+    hist = [np.array([1.0, 1.0])]
+    for j in range(K):
+        u = 1.0 if schedule is None else 1.0 / (k0 + j)
+        xd = hist[-1 - min(l, j)]
+        hist.append(hist[-1] - eta * u * A.T @ (A @ xd - y) / 8)
+    np.testing.assert_allclose(res.x_final, np.array([hist[-1]] * 3), rtol=1e-12)
+    assert res.times[-1] == pytest.approx((k0 + K) * delta)
+
+
+def test_fine_solution_zero_noise_matches_closed_form():
+    """dX = -a X dt (no delay), m substeps: fine = (1 - a delta/m)^{mK} x0, coarse m = 1."""
+    a, delta, K, m = 1.5, 0.1, 20, 8
+    r = simulate_linear_sdde(
+        a, 0.0, tau=0.0, delta=delta, K=K, paths=2, seed=0, x0=[1.0], substeps=m
+    )
+    assert r.x_final[0, 0] == pytest.approx((1 - a * delta) ** K, rel=1e-12)
+    assert r.X_fine[0, 0] == pytest.approx((1 - a * delta / m) ** (m * K), rel=1e-12)
+
+
+def test_scheme_and_fine_share_the_brownian_path():
+    """A = 0: X(t) = x0 + s B(t) exactly for both grids, so scheme == fine (to rounding) and
+    sum X^2 / (s^2 T) ~ chi2_P exactly (99.9% two-sided)."""
+    s, delta, K, m, P = 0.7, 0.05, 40, 5, 4000
+    r = simulate_linear_sdde(
+        0.0, s, tau=0.2, delta=delta, K=K, paths=P, seed=8, substeps=m, record_every=10
+    )
+    np.testing.assert_allclose(r.x_final, r.X_fine, atol=1e-12)
+    np.testing.assert_allclose(r.trajectory, r.fine_trajectory, atol=1e-12)
+    ss = np.sum(r.X_fine**2) / (s * s * K * delta)
+    lo, hi = stats.chi2.ppf([0.0005, 0.9995], P)
+    assert lo <= ss <= hi
+
+
+def _scheme_variance(a, l, delta, K, s):
+    """Exact variance of the EM scheme x_{k+1} = x_k - a delta x_{k-l} + s sqrt(delta) z_k
+    started from 0: s^2 delta sum_{i<K} gamma_i^2, gamma the discrete fundamental solution."""
+    g = np.zeros(K + l + 1)
+    g[l] = 1.0
+    for i in range(K - 1):
+        g[l + i + 1] = g[l + i] - a * delta * g[i]
+    return s * s * delta * np.sum(g[l:] ** 2)
+
+
+@pytest.mark.parametrize(
+    ("a_tau", "delta", "T", "P"),
+    [(0.1, 0.01, 10.0, 20000), (0.8, 0.01, 30.0, 20000), (1.4, 0.005, 100.0, 4000)],
+)
+def test_kuchler_mensch_stationary_variance(a_tau, delta, T, P):
+    """dX = -a X(t - tau) dt + s dW, a = 1: Var -> s^2 (1 + sin a tau) / (2 a cos a tau)
+    (Küchler & Mensch 1992). Estimator sum X_T^2 / P (mean exactly 0); since X_T is exactly
+    Gaussian, P * est / Var ~ chi2_P: exact two-sided 99.9% interval. The total bias
+    (discretisation + finite T) is computed exactly from the scheme's law (_scheme_variance)
+    and must be below a quarter of the interval half-width, so a PASS is about the formula."""
+    a, s = 1.0, 1.3
+    l = round(a_tau / delta)
+    K = round(T / delta)
+    km = s * s * (1 + np.sin(a_tau)) / (2 * a * np.cos(a_tau))
+    lo, hi = stats.chi2.ppf([0.0005, 0.9995], P) / P  # est/Var within [lo, hi]
+    half_width_rel = (hi - lo) / 2
+    bias_rel = abs(_scheme_variance(a, l, delta, K, s) - km) / km
+    assert bias_rel < half_width_rel / 4
+    r = simulate_linear_sdde(a, s, tau=l * delta, delta=delta, K=K, paths=P, seed=2024)
+    est = np.mean(r.x_final[:, 0] ** 2)
+    assert lo <= est / km <= hi
+
+
+# ----- couplings (SPEC §3) -------------------------------------------------------------------
+def test_quantile_coupling_two_point_is_comonotone_with_exact_marginals():
+    """TwoPoint, b = 1, one step from x0: ASGD noise is -eta s_i (s = ±1), the scheme's is
+    eta z. Coupling (b) must give sign(z) = -s_i on every path, z ~ N(0, 1) (KS, alpha = 1e-3)
+    and P(s = +1) = 1/2 (exact binomial two-sided 99.9% interval)."""
+    from numerics.coupling import simulate_coupled
+
+    eta, P = 0.1, 20000
+    r = simulate_coupled(TwoPoint(), eta=eta, K=1, paths=P, seed=5, x0=[0.5], coupling="quantile")
+    base = (1 - eta) * 0.5
+    s = -(r.x_asgd[:, 0] - base) / eta
+    z = (r.x_scheme[:, 0] - base) / eta
+    np.testing.assert_allclose(np.abs(s), 1.0, atol=1e-12)
+    assert np.all(np.sign(z) == -np.sign(s))
+    assert stats.kstest(z, "norm").pvalue > 1e-3
+    lo, hi = stats.binom.ppf([0.0005, 0.9995], P, 0.5)
+    assert lo <= np.sum(s > 0) <= hi
+    ind = simulate_coupled(
+        TwoPoint(), eta=eta, K=1, paths=P, seed=5, x0=[0.5], coupling="independent"
+    )
+    zi = (ind.x_scheme[:, 0] - base) / eta
+    si = -(ind.x_asgd[:, 0] - base) / eta
+    # independent: correlation within a 99.9% band around 0 (|r| < 3.29/sqrt(P))
+    assert abs(np.corrcoef(zi, si)[0, 1]) < 3.29 / np.sqrt(P)
+
+
+def test_quantile_coupling_is_exact_for_gaussian_noise_and_fine_matches_scheme_at_m1():
+    from numerics.coupling import simulate_coupled
+    from numerics.problems import Quadratic
+
+    q = Quadratic([[2.0, 0.3], [0.3, 1.0]], [1.0, 0.0], [[0.5, 0.1], [0.1, 0.2]])
+    r = simulate_coupled(q, eta=0.01, K=200, paths=100, seed=1, b=2, delay=RandomDelay(3))
+    np.testing.assert_allclose(r.x_asgd, r.x_scheme, atol=1e-12)
+    assert np.array_equal(r.X_fine, r.x_scheme)
+
+
+def test_coupled_scheme_matches_sdde_law_and_fine_converges():
+    """The coupled scheme on TwoPoint (l = 0, sigma = 1) has Var exactly
+    eta^2 (1 - (1-eta)^{2K}) / (1 - (1-eta)^2): chi-square 99.9% interval. The fine X
+    with m = 8 must be closer to the scheme than the ASGD iterates are (shared B)."""
+    from numerics.coupling import simulate_coupled
+
+    eta, K, P = 0.05, 100, 8000
+    r = simulate_coupled(TwoPoint(), eta=eta, K=K, paths=P, seed=3, substeps=8)
+    v = eta**2 * (1 - (1 - eta) ** (2 * K)) / (1 - (1 - eta) ** 2)
+    lo, hi = stats.chi2.ppf([0.0005, 0.9995], P)
+    assert lo <= np.sum(r.x_scheme**2) / v <= hi
+    e = r.errors()
+    assert e["fine_scheme"].mean() < 0.5 * e["scheme_asgd"].mean()
