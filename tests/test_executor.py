@@ -68,6 +68,16 @@ def test_seed_depends_only_on_global_seed_and_check_id():
     _same(_run(SerialExecutor()), _run(SerialExecutor()))
 
 
+def test_named_seeds_are_stateless_and_distinct():
+    a = RunContext("X", global_seed=1)
+    b = RunContext("X", global_seed=1)
+    a.spawn(3)  # stateful spawning elsewhere does not move named seeds
+    s1, s2 = a.seed("calibration"), b.seed("calibration")
+    assert np.array_equal(s1.generate_state(4), s2.generate_state(4))
+    assert not np.array_equal(s1.generate_state(4), a.seed("heldout").generate_state(4))
+    assert not np.array_equal(s1.generate_state(4), a.seed_sequence.generate_state(4))
+
+
 def test_process_executor_bit_identical():
     serial = _run(SerialExecutor())
     with ProcessExecutor(2) as ex:

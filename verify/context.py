@@ -4,8 +4,8 @@ Randomness (ARCHITECTURE "Randomness"): a check's stream is
 `SeedSequence(entropy=global_seed, spawn_key=(stable_id_key(check_id),))`, a function of the
 global seed and the check id only. Running a subset (`--only`) or a different order
 therefore does not change any check's numbers. Inside a check, work is split into tasks that
-carry their own child `SeedSequence` (`RunContext.spawn` / `RunContext.map_seeded`), so the
-numbers do not depend on the executor either.
+carry their own child `SeedSequence` (`RunContext.seed(name)`, `RunContext.spawn`,
+`RunContext.map_seeded`), so the numbers do not depend on the executor either.
 """
 
 from __future__ import annotations
@@ -87,12 +87,26 @@ class RunContext:
             )
         self.seed_sequence = check_seed_sequence(self.global_seed, self.check_id)
 
+    def seed(self, name: str) -> np.random.SeedSequence:
+        """A named, stateless child of the check's stream: the same `name` always gives the
+        same `SeedSequence`, different names give independent ones, and call order does not
+        matter. Prefer this for each simulation of a check, e.g.
+        ``numerics.rng.run_chunked(fn, ctx.seed("calibration"), paths, map_fn=ctx.map)``
+        (`ctx.map` has the `map_fn(fn, chunks)` signature numerics expects).
+        Do not pass `seed_sequence` itself to two simulations: they would share randomness.
+        """
+        ss = self.seed_sequence
+        return np.random.SeedSequence(
+            ss.entropy, spawn_key=(*ss.spawn_key, stable_id_key(name)), pool_size=ss.pool_size
+        )
+
     def rng(self) -> np.random.Generator:
         """A generator on the check's own stream (use `spawn` for parallel work)."""
         return np.random.default_rng(self.seed_sequence.spawn(1)[0])
 
     def spawn(self, n: int) -> list[np.random.SeedSequence]:
-        """`n` child seed sequences. Each call returns fresh, distinct children."""
+        """`n` child seed sequences. Each call returns fresh, distinct children (stateful:
+        the numbers depend on the order of calls within the check; `seed(name)` does not)."""
         return self.seed_sequence.spawn(n)
 
     def map(self, fn: Callable[[Any], Any], tasks: Sequence[Any]) -> list[Any]:
