@@ -329,18 +329,18 @@ def _detect_glm(loss: UserLoss) -> GLMStructure | None:
     w = sympy.Symbol("w", real=True)
     b = loss.b
     zero_a = dict.fromkeys(loss.a, sympy.Integer(0))
-    on_axis = {xj: 0 for xj in loss.x[1:]}
-    f_w = loss.f.subs({**zero_a, **on_axis, loss.x[0]: w})
+    on_axis = dict.fromkeys(loss.x[1:], sympy.Integer(0))
+    f_w = loss.f.xreplace({**zero_a, **on_axis, loss.x[0]: w})
     c = sympy.simplify(sympy.diff(f_w, w, 2))
     if c.free_symbols or not c.is_real or c.has(sympy.Heaviside, sympy.DiracDelta):
         return None
-    e1 = {loss.a[0]: sympy.Integer(1), **{aj: 0 for aj in loss.a[1:]}}
-    phi = sympy.expand(loss.f.subs({**e1, **on_axis, loss.x[0]: z}) - c * z**2 / 2)
+    e1 = {loss.a[0]: sympy.Integer(1), **dict.fromkeys(loss.a[1:], sympy.Integer(0))}
+    phi = sympy.expand(loss.f.xreplace({**e1, **on_axis, loss.x[0]: z}) - c * z**2 / 2)
     phi = sympy.simplify(phi) if phi.count_ops() < 200 else phi
     if phi.free_symbols - {z, b}:
         return None
     atx = sympy.Add(*(aj * xj for aj, xj in zip(loss.a, loss.x)))
-    rebuilt = phi.subs(z, atx) + c / 2 * sympy.Add(*(xj**2 for xj in loss.x))
+    rebuilt = phi.xreplace({z: atx}) + c / 2 * sympy.Add(*(xj**2 for xj in loss.x))
     residual = sympy.expand(loss.f - rebuilt)
     if residual != 0:
         if not _numerically_zero(residual, loss):
@@ -434,7 +434,7 @@ def bound_on_interval(
     env: Mapping[sympy.Symbol, object] | None = None,
     *,
     maximise: bool = True,
-    rtol: float = 1e-4,
+    rtol: float = 1e-6,
     max_boxes: int = 4000,
 ) -> tuple[float, float]:
     r"""Rigorous enclosure of $\sup$ (or $\inf$) of ``expr`` over $z \in [lo, hi]$.
@@ -459,12 +459,27 @@ def bound_on_interval(
     sign = 1.0 if maximise else -1.0
     iv.prec = 80
 
+    dexpr = sympy.diff(expr, z)
+
     def upper(a: float, c: float) -> float:
-        env[z] = iv.mpf([a, c])
+        # naive enclosure f([a, c]) intersected with the mean-value (centred) form
+        # f(m) + f'([a, c]) ([a, c] - m), whose overestimate is O(width^2) near an extremum
+        box = iv.mpf([a, c])
+        env[z] = box
         try:
             lo_, hi_ = _iv_bounds(_iv_eval(expr, env))
-        except (ZeroDivisionError, ValueError):
+        except (ZeroDivisionError, ValueError, NotImplementedError):
             return math.inf
+        if math.isfinite(a) and math.isfinite(c):
+            m = iv.mpf(0.5 * (a + c))
+            try:
+                slope = _iv_eval(dexpr, env)
+                env[z] = m
+                centred = _iv_eval(expr, env) + slope * (box - m)
+                clo, chi = _iv_bounds(centred)
+                lo_, hi_ = max(lo_, clo), min(hi_, chi)
+            except (ZeroDivisionError, ValueError, NotImplementedError):
+                pass
         return hi_ if maximise else -lo_
 
     def point(m: float) -> float:
@@ -515,7 +530,7 @@ def _phi2_range(
     r"""Certified $(\inf, \sup)$ of $\varphi''(z, b_i)$ over $z \in [lo, hi]$ and the labels,
     and the smallest value attained at a point (a witness for $\varphi'' < 0$)."""
     uniq = np.unique(labels)
-    shifted = sympy.simplify(glm.phi2.subs(glm.z, glm.z + glm.b))
+    shifted = sympy.simplify(glm.phi2.xreplace({glm.z: glm.z + glm.b}))
     if len(uniq) > 16 and not (shifted.free_symbols - {glm.z}):
         # phi''(z, b) = psi''(z - b): bound psi'' over z - b in [lo - max b, hi - min b].
         lo_r, hi_r = lo - float(uniq.max()), hi - float(uniq.min())
