@@ -83,6 +83,8 @@ def test_process_executor_bit_identical():
     with ProcessExecutor(2) as ex:
         _same(serial, _run(ex))
         assert ex.map(square, []) == []
+        offset = 10
+        assert ex.map(lambda x: x + offset, [1, 2]) == [11, 12]  # closures travel too
 
 
 def test_bad_settings_name_the_flag():

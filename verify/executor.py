@@ -4,11 +4,12 @@ Contract (`Executor`): `map(fn, tasks)` returns `[fn(t) for t in tasks]` **in ta
 Tasks carry their own `numpy.random.SeedSequence` (see `verify.context.RunContext.map_seeded`
 and `numerics/rng.py`), so results are bit-identical whichever executor runs them and however
 many workers it has. `fn` and the tasks must be picklable (module-level functions) for the
-process and dask executors.
+process and dask executors (closures are fine when cloudpickle is installed).
 
 - `SerialExecutor()` — in this process.
 - `ProcessExecutor(workers)` — `concurrent.futures.ProcessPoolExecutor` with the *spawn*
-  start method (safe with threads, same behaviour on every OS).
+  start method (safe with threads, same behaviour on every OS); `fn` travels by cloudpickle
+  when it is installed (it comes with dask), so closures work too.
 - `DaskExecutor(scheduler=None, workers=2)` — attaches to a running scheduler
   (``tcp://HOST:PORT``) or starts `LocalCluster(n_workers=workers, threads_per_worker=1,
   processes=True)` on the loopback interface. If a worker dies, dask re-runs its tasks
@@ -84,6 +85,26 @@ class SerialExecutor(_Closing):
         return "SerialExecutor()"
 
 
+def _apply(fn: Callable[[Any], Any], task: Any) -> Any:
+    return fn(task)
+
+
+def _apply_cloudpickled(payload: bytes, task: Any) -> Any:
+    import cloudpickle
+
+    return cloudpickle.loads(payload)(task)
+
+
+def _portable(fn: Callable[[Any], Any]) -> tuple[Callable[[Any, Any], Any], Any]:
+    """Ship `fn` by cloudpickle when available (closures and lambdas then work in process
+    pools, as they do with dask); otherwise by plain pickle (module-level functions only)."""
+    try:
+        import cloudpickle
+    except ImportError:  # pragma: no cover - cloudpickle comes with dask
+        return _apply, fn
+    return _apply_cloudpickled, cloudpickle.dumps(fn)
+
+
 def _check_workers(workers: int) -> int:
     if not isinstance(workers, int) or workers < 1:
         raise ExecutorInputError(
@@ -112,7 +133,8 @@ class ProcessExecutor(_Closing):
         if not tasks:
             return []
         pool = self._ensure()
-        futures = [pool.submit(fn, t) for t in tasks]
+        call, payload = _portable(fn)
+        futures = [pool.submit(call, payload, t) for t in tasks]
         index = {f: i for i, f in enumerate(futures)}
         out: list[Any] = [None] * len(tasks)
         try:
