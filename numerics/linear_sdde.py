@@ -144,7 +144,15 @@ def linear_sdde_mean(
     tau = _check_tau(tau)
     ta = _times(t)
     xs = np.zeros(d) if x_star is None else np.asarray(x_star, dtype=float).reshape(d)
-    xi_a = xs if xi is None else np.broadcast_to(np.asarray(xi, dtype=float), (d,))
+    xi_a = xs if xi is None else np.asarray(xi, dtype=float)
+    if xi_a.size not in (1, d) or not np.all(np.isfinite(xi_a)):
+        raise LinearSDDEInputError(
+            "xi",
+            xi,
+            f"must be one constant value of {d} finite entries (constant segment)",
+            "pass the constant initial value; non-constant segments are not supported here",
+        )
+    xi_a = np.broadcast_to(xi_a.reshape(-1), (d,))
     G = gamma_grid(A, tau, ta + tau)  # (r, d, d)
     return xs + G @ (xi_a - xs)
 

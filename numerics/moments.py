@@ -43,6 +43,10 @@ constant segment $x_{-l} = \dots = x_{-1} = x_0$ (both read $x_0$). With `xi` gi
 $[k\delta, (k+1)\delta)$ ($\theta(t) = l_k\delta$). With $m = 1$ and $U(k\delta) = u_k$ it is
 Eq. (5), so its exact law is the one above; larger $m$ separates discretisation bias from
 sampling error.
+
+**Divergence.** Nothing raises on overflow (shared contract): an unstable recursion (e.g.
+$\eta$ above the delayed-GD threshold) returns moments that grow to `inf`/`nan`; callers test
+`np.isfinite`.
 """
 
 from __future__ import annotations
@@ -393,6 +397,7 @@ def _schedule(u: object, K: int, name: str = "u") -> np.ndarray:
     return ua
 
 
+@np.errstate(over="ignore", invalid="ignore")
 def quadratic_asgd_moments(
     Q: np.ndarray,
     x_star: np.ndarray,
@@ -516,6 +521,7 @@ def least_squares_asgd_moments(
     )
 
 
+@np.errstate(over="ignore", invalid="ignore")
 def em_scheme_moments(
     Q: np.ndarray,
     x_star: np.ndarray,
