@@ -142,3 +142,22 @@ def test_bad_matrix():
         gamma_grid(np.array([[1.0, np.nan], [0.0, 1.0]]), 1.0, [1.0])
     with pytest.raises(InputError):
         gamma_covariance_integral(np.array([[1.0, 2.0], [0.0, 1.0]]), 1.0, 1.0, np.eye(2))
+
+
+def test_float_method_of_steps_long_horizon():
+    from theory.fundamental import iter_gamma_pieces_float
+
+    # 150 pieces: stable (a τ = 1.2) and unstable-oscillatory (complex λ) factors, vs the
+    # exact mp method of steps of this file at 60 digits
+    lams, tau, K, s = [1.2, 2.0 + 1.5j], 1.0, 150, 0.37
+    it = iter_gamma_pieces_float(lams, tau)
+    for _ in range(K):
+        c = next(it)
+    vals = (c * s ** np.arange(c.shape[1])).sum(axis=1)
+    with mpmath.workdps(60):
+        for lam, val in zip(lams, vals):
+            pieces = steps_matrix(mpmath.matrix([[mpmath.mpc(lam)]]), 1, K)
+            ref = complex(eval_pieces(pieces, 1, (K - 1) + s)[0, 0])
+            # relative to max|Γ| on [0, t]: 1e-16 e^{|λ|τ} per piece, decaying propagation
+            scale = max(abs(ref), 1.0)
+            assert abs(val - ref) < 1e-11 * scale

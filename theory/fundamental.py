@@ -34,7 +34,7 @@ SDDEs: $\operatorname{Var} X(t) = s^2\int_0^t\Gamma(u)^2\,du$ (:func:`gamma_prod
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import mpmath
@@ -51,6 +51,7 @@ __all__ = [
     "gamma_product_integral",
     "gamma_scalar",
     "gamma_scalar_grid",
+    "iter_gamma_pieces_float",
 ]
 
 _GUARD_DIGITS = 10
@@ -366,3 +367,38 @@ def gamma_covariance_integral(
             inner[i, j] = val
             inner[j, i] = val
     return Q * inner * Q.T
+
+
+def iter_gamma_pieces_float(
+    lams: Sequence[complex] | np.ndarray, tau: float, rel_tol: float = 1e-18
+) -> Iterator[np.ndarray]:
+    r"""Endless float method of steps: yields, for $k = 0, 1, \dots$, the coefficients of piece $k$.
+
+    Yields arrays `c` of shape `(len(lams), m_max)` with
+    $\Gamma_{\lambda_i}(k\tau + s) \approx \sum_m c[i, m]s^m$ on $0 \le s \le \tau$, from
+    $c_{k+1,0} = \sum_m c_{k,m}\tau^m = \Gamma_\lambda((k+1)\tau)$ and
+    $c_{k+1,m+1} = -\lambda c_{k,m}/(m+1)$ (integrate $x' = -\lambda x(t-\tau)$ over one piece).
+    Degrees above `m_max` are dropped, where $(\rho\tau)^{m}/m! <$ `rel_tol`
+    ($\rho = \max|\lambda|$):
+    the dropped part is below `rel_tol`$\cdot\max_{u\le t}|\Gamma(u)|$. Per piece the float
+    rounding is $\approx 10^{-16}e^{|\lambda|\tau}\max|\Gamma|$, and perturbations of the nodes
+    propagate as solutions of the delay equation itself (they decay when $V < 0$). Use for long
+    horizons (many pieces) where the mp series costs $O(K^2)$; compare with :func:`gamma_pieces`.
+    """
+    _check_tau(tau)
+    lam = np.asarray(lams, dtype=complex).reshape(-1)
+    rho_tau = float(np.max(np.abs(lam), initial=0.0)) * float(tau)
+    m_max, term = 1, 1.0
+    while term >= rel_tol or m_max <= rho_tau:
+        term *= rho_tau / m_max
+        m_max += 1
+    powers = float(tau) ** np.arange(m_max)
+    c = np.zeros((lam.size, m_max), dtype=complex)
+    c[:, 0] = 1.0
+    inv = 1.0 / np.arange(1, m_max)
+    while True:
+        yield c.copy()
+        nxt = np.empty_like(c)
+        nxt[:, 0] = c @ powers
+        nxt[:, 1:] = -lam[:, None] * c[:, :-1] * inv
+        c = nxt
