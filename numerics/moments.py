@@ -73,6 +73,7 @@ __all__ = [
     "minibatch_noise_covariance",
     "quadratic_asgd_moments",
     "sdde_em_moments_for",
+    "sgd_warmup_delay_probabilities",
 ]
 
 
@@ -230,6 +231,21 @@ def cyclic_delay_probabilities(l: int, K: int) -> np.ndarray:
     _check_l(l)
     q = np.zeros((K, l + 1))
     q[np.arange(K), np.arange(K) % (l + 1)] = 1.0
+    return q
+
+
+def sgd_warmup_delay_probabilities(l: int, K: int, warmup: int | None = None) -> np.ndarray:
+    r"""Per-step laws for "SGD for the first `warmup` steps, then constant delay $l$", `(K, l+1)`.
+
+    The convention of the paper's Section 5 experiment ("we run the SGD during the first ten
+    steps and ASGD iterations are used from ten steps on"; `warmup` defaults to $l$). It differs
+    from the footnote-2 cap (which reads $x_0$ at steps $k < l$); pass the result as `q`.
+    """
+    _check_l(l)
+    w = l if warmup is None else int(warmup)
+    q = np.zeros((K, l + 1))
+    ks = np.arange(K)
+    q[ks, np.where(ks < w, 0, l)] = 1.0
     return q
 
 

@@ -420,3 +420,36 @@ def test_delay_zero_in_every_model_is_sgd():
     for _ in range(25):
         C = (np.eye(2) - h * Q) @ C @ (np.eye(2) - h * Q).T + h * h * S
     np.testing.assert_allclose(runs[0].cov[-1], C, rtol=1e-12)
+
+
+def test_section5_warmup_convention_matches_exact_recursion():
+    # Paper Section 5: SGD for the first l steps, then constant delay l. TwoPoint average
+    # reading: grad F = x, noise +-1 (variance 1, b = 1). Reference: the scalar recursion for
+    # (E x_k) and the joint second moments, done directly in exact rationals on the full
+    # history (Var terms via the explicit noise coefficients of x_k).
+    from numerics.moments import sgd_warmup_delay_probabilities
+
+    l, K, eta, x0 = 3, 12, Fraction(1, 4), Fraction(4)
+    # x_k = a_k + sum_i c_{k,i} z_i with z_i i.i.d. mean 0, variance 1
+    a = [x0]
+    c = [[Fraction(0)] * K]
+    for k in range(K):
+        r = k if k < l else k - l
+        a.append(a[k] - eta * a[r])
+        row = [c[k][i] - eta * c[r][i] for i in range(K)]
+        row[k] -= eta
+        c.append(row)
+    res = quadratic_asgd_moments(
+        np.eye(1),
+        np.zeros(1),
+        sgd_warmup_delay_probabilities(l, K),
+        0.25,
+        1.0,
+        K,
+        noise=np.eye(1),
+        x0=[4.0],
+    )
+    np.testing.assert_allclose(res.mean[:, 0], [float(v) for v in a], rtol=1e-13)
+    np.testing.assert_allclose(
+        res.cov[:, 0, 0], [float(sum(v * v for v in row)) for row in c], rtol=1e-13, atol=1e-16
+    )
