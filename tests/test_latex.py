@@ -20,9 +20,10 @@ needs_pdflatex = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> Path:
-    if shutil.which("pdflatex") is None:
-        pytest.skip("pdflatex (texlive-latex-base) not installed")
-    return X.write_document(tmp_path_factory.mktemp("doc"), pdf=True)
+    """The document, built once (with the PDF when pdflatex is installed)."""
+    return X.write_document(
+        tmp_path_factory.mktemp("doc"), pdf=shutil.which("pdflatex") is not None
+    )
 
 
 @needs_pdflatex
@@ -36,10 +37,16 @@ def test_document_compiles_without_errors_or_wide_boxes(built):
     assert max(widths, default=0.0) <= 20.0, widths
 
 
-def test_tex_only_uses_base_packages(tmp_path):
-    path = X.write_document(tmp_path, pdf=False)
-    assert path.suffix == ".tex" and not path.with_suffix(".pdf").exists()
-    src = path.read_text()
+def test_pdf_false_writes_only_the_tex(tmp_path, monkeypatch):
+    monkeypatch.setattr(X, "build_document", lambda: "\\documentclass{article}")
+    path = X.write_document(tmp_path / "new", pdf=False)
+    assert path == tmp_path / "new" / "sdde-derivations.tex"
+    assert path.read_text() == "\\documentclass{article}"
+    assert not path.with_suffix(".pdf").exists()
+
+
+def test_tex_only_uses_base_packages(built):
+    src = built.read_text()
     assert src.startswith("\\documentclass") and src.rstrip().endswith("\\end{document}")
     packages = {
         p.strip() for group in re.findall(r"\\usepackage\{([^}]*)\}", src) for p in group.split(",")
