@@ -13,6 +13,11 @@ $t > 1$, $\mathbb{E}\|X(t)-x^*\|^2 \le \frac{K\ln t}{(t-1)\mu^2}$.
 
 **Corollary 4.3** is the case $\tau = 0$ (so $\theta\equiv 0$, $K = (\delta+1)H$) with $X(1) = x_0$.
 
+*Remark (start time).* With $U(t) = \delta/(\mu t)$ the coefficients are singular at $t = 0$
+($\int_0 dt/t = \infty$), so the SDDE cannot be started from the initial segment on
+$[-\tau, 0]$ as Thm 4.2 states; the proof only uses $t\ge 1$ and $\mathcal{E}(1) = 0$ for any
+$X(1)$. We read both results as started at $t = 1$ (Cor 4.3 says so explicitly).
+
 This module
 
 * checks that Eq. (6) with the Thm 4.2 schedule gives the printed SDDE (:func:`thm42_sdde_checks`);

@@ -325,6 +325,14 @@ def _energy_section(corollary: bool) -> str:
         + (" $=\\nabla F(X(t))$" if corollary else "")
         + ".\n\n"
     )
+    if not corollary:
+        out.append(
+            "\\paragraph{Remark (start time).} With $U(t)=\\delta/(\\mu t)$ the coefficients "
+            "are singular at $t=0$ ($\\int_0 dt/t=\\infty$), so the SDDE cannot be started "
+            "from the initial segment on $[-\\tau,0]$ as stated; the proof only uses $t\\ge1$ "
+            "and $\\mathcal{E}(1)=0$ for every $X(1)$. We read the theorem as started at "
+            "$t=1$ (Corollary 4.3 says so explicitly).\n\n"
+        )
     out.append("\\paragraph{Energy.}\n" + split_sum(r"\mathcal{E}(t)", E.energy(corollary)))
     out.append(
         "\\paragraph{Itô derivation (code).} With $\\varphi=t-1$, "
