@@ -241,3 +241,53 @@ def test_run_check_matches_run_and_only_does_not_change_numbers(tmp_path):
 def test_bad_run_name(tmp_path):
     with pytest.raises(report.ReportInputError, match="run_name"):
         report.ReportWriter(tmp_path, "../escape")
+
+
+class GridToy(Check):
+    id = "G1"
+    result = "Thm toy"
+    level = "as-applied"
+    claim = "E N(K^-1/2, 1/K) <= 2 K^-1/2 on a grid"
+
+    def run(self, ctx):
+        rng = np.random.default_rng(ctx.seed("grid"))
+        ks = [10, 100, 1000]
+        samples = [rng.normal(k**-0.5, k**-0.5, 200) for k in ks]
+        return self.from_grid(ctx, samples, [2 * k**-0.5 for k in ks], [{"K": k} for k in ks])
+
+
+def test_grid_check_draws_its_plot_and_says_holm(tmp_path):
+    rep = api.run(out=tmp_path, run_name="g", registry=Registry([GridToy()]))
+    res = rep["G1"]
+    assert res.verdict is Verdict.PASS and "Holm" in res.message
+    assert res.plots == ["plots/G1_grid.png"] and (tmp_path / "g" / res.plots[0]).is_file()
+    page = (tmp_path / "g" / "report.html").read_text()
+    assert "data:image/png;base64," in page and "Holm" in page and "<h3>Grid</h3>" in page
+    # without a run folder (notebook/tests) no automatic plot is drawn
+    assert GridToy().execute(RunContext("G1")).plots == []
+
+
+def test_raise_if_diverged_reports_where():
+    from types import SimpleNamespace
+
+    from verify.checks.base import raise_if_diverged
+
+    raise_if_diverged(SimpleNamespace(diverged_from_step=np.array([-1, -1])))  # finite: no-op
+
+    class Sim(Check):
+        id = "D1"
+        result = "toy"
+        level = "as-applied"
+        claim = "ASGD at eta L = 2.1 stays finite"
+
+        def run(self, ctx):
+            sim = SimpleNamespace(diverged_from_step=np.array([-1, 40, 12, -1]))
+            raise_if_diverged(sim, "eta L = 2.1")
+            raise AssertionError("unreachable")
+
+    r = Sim().execute(RunContext("D1"))
+    assert r.verdict is Verdict.DIVERGED
+    assert r.message == (
+        "simulation diverged: 2 of 4 paths non-finite (eta L = 2.1); earliest at step 12 (path 2)"
+    )
+    assert r.details["first_step"] == 12

@@ -61,7 +61,9 @@ class RunContext:
         alpha: level of every one-sided confidence bound (default 0.05).
         global_seed: the run's seed; `seed_sequence` is derived from it and `check_id`.
         executor: where `map`/`map_seeded` run tasks (serial by default).
-        out_dir: folder for this check's plots (created on demand by `plot_path`).
+        out_dir: folder for this check's plots (created on demand by `plot_path`; `None`:
+            a temporary folder on first use, and `from_grid`/`from_rate` draw no automatic
+            plot).
         progress: callback `progress(done, total)`.
         params: the profile's parameter set of the check (filled by the runner), with any
             overrides applied.
@@ -130,8 +132,13 @@ class RunContext:
         return self.map(_SeededCall(fn), list(zip(args, seeds)))
 
     def plot_path(self, name: str) -> Path:
-        """Path for a plot file of this check, e.g. ``<out>/plots/R6-as-stated_band.png``."""
-        base = Path(self.out_dir) if self.out_dir is not None else Path.cwd() / "plots"
+        """Path for a plot file of this check, e.g. ``<out_dir>/R6-as-stated_band.png``
+        (`out_dir` defaults to a fresh temporary folder)."""
+        if self.out_dir is None:  # no run folder: a private temporary folder, kept
+            import tempfile
+
+            self.out_dir = Path(tempfile.mkdtemp(prefix=f"sdde-verify-{self.check_id}-"))
+        base = Path(self.out_dir)
         base.mkdir(parents=True, exist_ok=True)
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in f"{self.check_id}_{name}")
         return base / (safe if safe.endswith(".png") else safe + ".png")

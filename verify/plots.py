@@ -95,18 +95,44 @@ def plot_grid(
     title: str = "",
     logy: bool = True,
 ) -> Path:
-    """Plot grid rows (as in `CheckResult.details['grid']`: estimate, lcb, ucb, rhs) over the
-    grid index or the parameter `x_key`."""
+    """Grid rows (as in `CheckResult.details['grid']`: estimate, lcb, ucb, rhs) over the
+    parameter `x_key` (log axis) or the grid index: each point's estimate with its confidence
+    interval (error bar) and its rhs (red cross). Works for product grids (repeated x)."""
     x = np.asarray([r[x_key] for r in rows], float) if x_key else np.arange(len(rows), dtype=float)
-    return plot_band(
-        path,
+    est = np.asarray([r["estimate"] for r in rows], float)
+    lcb = np.asarray([r["lcb"] for r in rows], float)
+    ucb = np.asarray([r["ucb"] for r in rows], float)
+    rhs = np.asarray([np.nan if r.get("rhs") is None else r["rhs"] for r in rows], float)
+    fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=100)
+    lower = np.clip(est - lcb, 0, None)
+    upper = np.clip(ucb - est, 0, None)
+    if logy:
+        positive = est > 0
+        lower = np.where(positive, np.minimum(lower, est * (1 - 1e-9)), lower)
+    ax.errorbar(
         x,
-        [r["estimate"] for r in rows],
-        [r["lcb"] for r in rows],
-        [r["ucb"] for r in rows],
-        [r["rhs"] for r in rows],
-        xlabel=x_key or "grid point",
-        title=title,
-        logy=logy,
-        logx=bool(x_key),
+        est,
+        yerr=[lower, upper],
+        fmt="o",
+        color="tab:blue",
+        markersize=4,
+        capsize=3,
+        label="estimate with confidence interval",
     )
+    ax.plot(x, rhs, "x", color="tab:red", markersize=8, label="claimed bound (RHS)")
+    if x_key:
+        ax.set_xscale("log")
+    if logy and np.all(est[np.isfinite(est)] > 0) and np.all(rhs[np.isfinite(rhs)] > 0):
+        ax.set_yscale("log")
+    ax.set_xlabel(x_key or "grid point")
+    ax.set_ylabel("LHS")
+    if title:
+        ax.set_title(title, fontsize=10)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, format="png")
+    plt.close(fig)
+    return path

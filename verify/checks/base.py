@@ -37,7 +37,10 @@ traceback (`CheckResult.error`).
 Helpers turning evidence into a `CheckResult` with the right verdict (SPEC §5):
 `from_samples` (one Monte Carlo mean vs rhs), `from_grid` (all grid points, Holm),
 `from_exact` (deterministic, tolerance tied to precision), `from_rate` (SPEC §2 rate check),
-`diverged`, and `make_result` (anything else). `plot_band` draws the standard plot.
+`diverged`, and `make_result` (anything else). `plot_band` draws the standard plot (curve,
+band, bound over t); `plot_grid` the same over a grid (drawn automatically by `from_grid` and
+`from_rate`). `raise_if_diverged(sim, label)` turns a numerics result with diverged paths
+into a DIVERGED verdict.
 """
 
 from __future__ import annotations
@@ -54,7 +57,7 @@ from verify import stats
 from verify.context import RunContext
 from verify.verdict import CheckResult, Hypothesis, Verdict
 
-__all__ = ["Check", "Diverged", "profile"]
+__all__ = ["Check", "Diverged", "profile", "raise_if_diverged"]
 
 
 def profile(**params: Any) -> Mapping[str, Any]:
@@ -73,6 +76,23 @@ class Diverged(Exception):
         super().__init__(where)
         self.where = where
         self.details = details
+
+
+def raise_if_diverged(sim: Any, label: str = "") -> None:
+    """Raise `Diverged` if a numerics result (anything with `diverged_from_step`, one entry per
+    path, -1 for finite paths) has a diverged path; the message says how many, the first
+    step and path, and `label` (e.g. the parameters)."""
+    steps = np.asarray(sim.diverged_from_step)
+    bad = np.flatnonzero(steps >= 0)
+    if bad.size:
+        first = bad[np.argmin(steps[bad])]
+        raise Diverged(
+            f"{bad.size} of {steps.size} paths non-finite"
+            + (f" ({label})" if label else "")
+            + f"; earliest at step {int(steps[first])} (path {int(first)})",
+            n_diverged=int(bad.size),
+            first_step=int(steps[first]),
+        )
 
 
 class Check:
@@ -217,11 +237,14 @@ class Check:
         points: Sequence[Any] | None = None,
         bound: str = "student-t",
         value_range: tuple[float, float] | None = None,
+        plot: bool = True,
         **fields: Any,
     ) -> CheckResult:
         """Verdict for "E[samples_j] <= rhs_j for every grid point j" (Holm for FAIL,
         intersection–union for PASS; see `verify.stats.grid_decide`). `points` are the grid
-        parameters (dicts) shown in the report's grid table."""
+        parameters (dicts) shown in the report's grid table. When the context has an output
+        folder (a real run), unless `plots=` is given or `plot=False`, draws the grid plot
+        (estimate, interval, rhs over the grid)."""
         for j, x in enumerate(samples):
             x = np.asarray(x, dtype=float)
             if not np.all(np.isfinite(x)):
@@ -231,6 +254,8 @@ class Check:
         w = g.worst
         details = dict(fields.pop("details", {}))
         details.update(grid=g.rows(points), multiple_testing=g.correction)
+        if "plots" not in fields and plot and ctx.out_dir is not None:
+            fields["plots"] = [self.plot_grid(ctx, "grid", details["grid"])]
         fields.setdefault(
             "message",
             f"{int(g.rejected.sum())} of {g.estimate.size} grid points rejected by Holm; "
@@ -282,11 +307,18 @@ class Check:
             **fields,
         )
 
-    def from_rate(self, ctx: RunContext, rate: Any, **fields: Any) -> CheckResult:
-        """Verdict of a SPEC §2 rate check (`verify.rates.rate_check` result)."""
+    def from_rate(
+        self, ctx: RunContext, rate: Any, plot: bool = True, **fields: Any
+    ) -> CheckResult:
+        """Verdict of a SPEC §2 rate check (`verify.rates.rate_check` result). When the context
+        has an output folder, unless `plots=` is given or `plot=False`, draws calibration and
+        held-out points against the fitted bound."""
         details = dict(fields.pop("details", {}))
         details.update(rate.to_details())
         fields.setdefault("message", rate.message)
+        if "plots" not in fields and plot and rate.heldout and ctx.out_dir is not None:
+            rows = [{**r, "rhs": r["fitted_bound"]} for r in rate.calibration + rate.heldout]
+            fields["plots"] = [self.plot_grid(ctx, "rate", rows, title_suffix="fitted bound")]
         return self.make_result(
             ctx,
             rate.verdict,
@@ -328,6 +360,41 @@ class Check:
         path = ctx.plot_path(name)
         kwargs.setdefault("title", f"{self.id}: {self.result_name}")
         plot_band(path, x, estimate, lcb, ucb, bound, **kwargs)
+        return str(path)
+
+    def plot_grid(
+        self,
+        ctx: RunContext,
+        name: str,
+        rows: Sequence[Mapping[str, Any]],
+        x_key: str | None = None,
+        title_suffix: str = "",
+    ) -> str:
+        """Plot grid rows (dicts with estimate, lcb, ucb, rhs) over `x_key` (default: the first
+        parameter that varies, else the grid index) on log axes; return the path."""
+        from verify.plots import plot_grid
+
+        if x_key is None:
+            skip = {
+                "estimate",
+                "lcb",
+                "ucb",
+                "rhs",
+                "p_value",
+                "holm_reject",
+                "n",
+                "verdict",
+                "fitted_bound",
+            }
+            for key in rows[0] if rows else ():
+                vals = [r.get(key) for r in rows]
+                if key not in skip and all(isinstance(v, (int, float)) and v > 0 for v in vals):
+                    if len(set(vals)) > 1:
+                        x_key = key
+                        break
+        path = ctx.plot_path(name)
+        title = f"{self.id}: {self.result_name}" + (f" ({title_suffix})" if title_suffix else "")
+        plot_grid(path, list(rows), x_key=x_key, title=title)
         return str(path)
 
     def __repr__(self) -> str:
