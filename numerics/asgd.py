@@ -238,6 +238,8 @@ def _asgd_chunk(
     div = np.full(P, -1, dtype=np.int64)
     traj = np.empty((P, len(rec), d)) if len(rec) > 1 else None
     delays = np.empty((P, K), dtype=np.int64) if return_delays else None
+    blockwise = problem.n is not None and type(problem).stochastic_grad is Problem.stochastic_grad
+    rows = max(1, (1 << 15) // (b * d))
     r = 0
     if traj is not None and rec[0] == 0:
         traj[:, 0] = ring.current()
@@ -251,7 +253,16 @@ def _asgd_chunk(
                 delays[:, j] = lk
             Xdel = ring.delayed(j, lk)
             h = eta * u[j]
-            if noise == "minibatch":
+            if noise == "minibatch" and blockwise:
+                # same random stream as the default stochastic_grad; the gather-heavy gradient
+                # is computed in row blocks that fit in cache (no effect on the result)
+                idx = problem.sample_indices(rng, P, b, replace)
+                g = np.empty((P, d))
+                for s0 in range(0, P, rows):
+                    g[s0 : s0 + rows] = problem.minibatch_grad(
+                        Xdel[s0 : s0 + rows], idx[s0 : s0 + rows]
+                    )
+            elif noise == "minibatch":
                 g = problem.stochastic_grad(Xdel, b, rng, replace)
             elif noise == "none":
                 g = problem.grad(Xdel)
@@ -298,10 +309,12 @@ class RingBuffer:
         """View of the current state (P, d)."""
         return self.buf[self.j % self.size]
 
-    def delayed(self, j: int, lk: np.ndarray) -> np.ndarray:
-        """States `X_{j - lk[p]}` per path (P, d); a view when all delays are equal."""
+    def delayed(self, j: int, lk: np.ndarray | int) -> np.ndarray:
+        """States `X_{j - lk[p]}` per path (P, d); a view when `lk` is a scalar or constant."""
         if self.size == 1:
             return self.buf[0]
+        if np.ndim(lk) == 0:
+            return self.buf[(j - int(lk)) % self.size]
         first = lk[0]
         if np.all(lk == first):
             return self.buf[(j - first) % self.size]

@@ -273,17 +273,22 @@ def _em_chunk(
             ftraj[:, 0] = fine.current()
         ri = 1
     lblock = None
+    lscalar = None if delay.is_random else delay.draw_block(k0, K, 1, None)[:, 0]
     with np.errstate(all="ignore"):
         for j in range(K):
             if j % nb == 0:
                 cnt = min(nb, K - j)
                 if noisy:
                     rng.standard_normal(out=Z[:cnt])
-                lblock = delay.draw_block(k0 + j, cnt, P, rng)
+                if delay.is_random:
+                    lblock = delay.draw_block(k0 + j, cnt, P, rng)
                 jb0 = j
-            lk = lblock[j - jb0]
-            if hist is None:
-                lk = np.minimum(lk, j)
+            if delay.is_random:
+                lk = lblock[j - jb0]
+                if hist is None:
+                    lk = np.minimum(lk, j)
+            else:  # deterministic delays: one scalar per step, no per-path work
+                lk = int(lscalar[j]) if hist is not None else min(int(lscalar[j]), j)
             if delays is not None:
                 delays[:, j] = lk
             t = (k0 + j) * delta
