@@ -117,7 +117,7 @@ def plot_grid(
         color="tab:blue",
         markersize=4,
         capsize=3,
-        label="estimate with confidence interval",
+        label="estimate, one-sided bounds at alpha",
     )
     ax.plot(x, rhs, "x", color="tab:red", markersize=8, label="claimed bound (RHS)")
     if x_key:

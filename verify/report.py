@@ -159,7 +159,14 @@ def _markdown(report: RunReport) -> str:
     for name, tb in report.load_errors.items():
         out += ["", f"**Check module `{name}` failed to import:**", "", "```", tb.strip(), "```"]
     for r in report.results:
-        out += ["", f"## {r.id}: {r.result} ({r.level}) — {r.verdict.value}", "", r.claim]
+        out += [
+            "",
+            f'<a id="{_anchor(r.id)}"></a>',
+            "",
+            f"## {r.id}: {r.result} ({r.level}) — {r.verdict.value}",
+            "",
+            r.claim,
+        ]
         if r.claim_latex:
             out += ["", f"$${r.claim_latex}$$"]
         out += ["", "| | |", "|---|---|"]
@@ -168,9 +175,28 @@ def _markdown(report: RunReport) -> str:
             out += ["", f"![{r.id}]({p})"]
         if r.message:
             out += ["", r.message]
+        for key, title in (("grid", "Grid"), ("exponents", "Empirical exponents")):
+            rows = r.details.get(key)
+            if isinstance(rows, list) and rows and isinstance(rows[0], dict):
+                out += ["", f"**{title}**", "", *_md_table(rows)]
+        if "multiple_testing" in r.details:
+            out += ["", f"Multiple testing: {r.details['multiple_testing']}"]
         if r.error:
             out += ["", "```", r.error.strip(), "```"]
     return "\n".join(out) + "\n"
+
+
+def _md_table(rows: list[dict[str, Any]], limit: int = 100) -> list[str]:
+    keys: list[str] = []
+    for row in rows:
+        keys += [k for k in row if k not in keys]
+    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+    for row in rows[:limit]:
+        cells = [fmt(row.get(k)) if not isinstance(row.get(k), str) else row[k] for k in keys]
+        lines.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")
+    if len(rows) > limit:
+        lines.append(f"… {len(rows) - limit} more rows in results.json")
+    return lines
 
 
 # ----------------------------------------------------------------------------- HTML

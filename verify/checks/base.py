@@ -259,7 +259,8 @@ class Check:
         fields.setdefault(
             "message",
             f"{int(g.rejected.sum())} of {g.estimate.size} grid points rejected by Holm; "
-            f"worst point {w}: LHS in [{g.lcb[w]:.4g}, {g.ucb[w]:.4g}] vs rhs {g.rhs[w]:.4g}. "
+            f"worst point {_point_label(points, w)}: LHS in [{g.lcb[w]:.4g}, {g.ucb[w]:.4g}] "
+            f"vs rhs {g.rhs[w]:.4g}. "
             "Holm step-down applied across grid points.",
         )
         return self.make_result(
@@ -399,6 +400,15 @@ class Check:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.id}: {self.result_name} ({self.level})>"
+
+
+def _point_label(points: Sequence[Any] | None, j: int) -> str:
+    if points is None:
+        return f"#{j}"
+    p = points[j]
+    if isinstance(p, Mapping):
+        return ", ".join(f"{k}={v}" for k, v in p.items())
+    return str(p)
 
 
 def _mc_message(verdict: Verdict, lcb: float, ucb: float, rhs: float) -> str:
