@@ -143,9 +143,13 @@ def test_bad_constants_rejected():
 
 # ------------------------------------------------------------------ interval bounds
 def test_interval_sup_of_logistic_curvature_is_one_quarter():
+    from mpmath import iv
+
     z = sympy.Symbol("z", real=True)
     expr = sigmoid(z) * (1 - sigmoid(z))
+    prec_before = iv.prec
     attained, bound = bound_on_interval(expr, z, -math.inf, math.inf, maximise=True)
+    assert iv.prec == prec_before  # the global interval context is restored
     assert attained <= 0.25 <= bound
     assert bound - 0.25 <= 1e-6 * 1.0 + 1e-15  # rtol 1e-6 of max(1, |sup|)
     att_inf, bound_inf = bound_on_interval(expr, z, -math.inf, math.inf, maximise=False)

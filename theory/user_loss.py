@@ -159,7 +159,8 @@ class LossAnalysis:
 
 
 def _np_sigmoid(z):
-    return np.exp(-np.logaddexp(0.0, -z))
+    # 1/(1 + e^{-z}) = (1 + tanh(z/2))/2: one transcendental, no overflow, absolute error ~eps
+    return 0.5 + 0.5 * np.tanh(0.5 * np.asarray(z, dtype=float))
 
 
 def _np_softplus(z):
@@ -241,7 +242,7 @@ class UserLoss:
         self.glm: GLMStructure | None = _detect_glm(self)
         if self.glm is not None:
             zb = (self.glm.z, self.glm.b)
-            self._phi_num = _lambdify(zb, [self.glm.phi, self.glm.phi1, self.glm.phi2])
+            self._phi_num = [_lambdify(zb, [e]) for e in (glm_phi(self.glm))]
             self._c = float(self.glm.c)
 
     # -- symbolic -----------------------------------------------------------------------
@@ -264,7 +265,7 @@ class UserLoss:
         r"""$f(x; a_i, b_i)$: ``x`` (..., d), ``A`` (..., m, d), ``y`` (..., m) -> (..., m)."""
         if self.glm is not None:
             z = np.einsum("...md,...d->...m", A, x)
-            phi = np.broadcast_to(self._phi_num(z, y)[0], z.shape)
+            phi = np.broadcast_to(self._phi_num[0](z, y)[0], z.shape)
             return phi + 0.5 * self._c * np.sum(np.asarray(x) ** 2, -1)[..., None]
         return self._call(self._f_num, x, A, y, 1)[..., 0]
 
@@ -278,8 +279,8 @@ class UserLoss:
         A = np.asarray(A, dtype=float)
         y = np.asarray(y, dtype=float)
         if self.glm is not None:
-            z = np.einsum("...md,...d->...m", A, x)
-            phi1 = np.broadcast_to(np.asarray(self._phi_num(z, y)[1], dtype=float), z.shape)
+            z = np.matmul(A, x[..., None])[..., 0]
+            phi1 = np.broadcast_to(np.asarray(self._phi_num[1](z, y)[0], dtype=float), z.shape)
             return phi1[..., None] * A + self._c * x[..., None, :]
         return self._call(self._grad_num, x, A, y, self.d)
 
@@ -299,7 +300,7 @@ class UserLoss:
         n = A.shape[0]
         if self.glm is not None:
             z = A @ x
-            phi2 = np.broadcast_to(np.asarray(self._phi_num(z, y)[2], dtype=float), z.shape)
+            phi2 = np.broadcast_to(np.asarray(self._phi_num[2](z, y)[0], dtype=float), z.shape)
             return (A.T * phi2) @ A / n + self._c * np.eye(self.d)
         if self._hess_num is None:
             pairs = [(i, j) for i in range(self.d) for j in range(i, self.d)]
@@ -316,6 +317,11 @@ class UserLoss:
 # --------------------------------------------------------------------------------------------
 # GLM structure
 # --------------------------------------------------------------------------------------------
+
+
+def glm_phi(glm: GLMStructure) -> tuple[sympy.Expr, sympy.Expr, sympy.Expr]:
+    r"""$(\varphi, \varphi', \varphi'')$ of a GLM structure."""
+    return glm.phi, glm.phi1, glm.phi2
 
 
 def _detect_glm(loss: UserLoss) -> GLMStructure | None:
@@ -455,9 +461,16 @@ def bound_on_interval(
         ``(attained, bound)``: for the sup, ``attained <= sup <= bound``; for the inf,
         ``bound <= inf <= attained``.
     """
-    env = dict(env or {})
-    sign = 1.0 if maximise else -1.0
+    saved = iv.prec
     iv.prec = 80
+    try:
+        return _branch_and_bound(expr, z, lo, hi, dict(env or {}), maximise, rtol, max_boxes)
+    finally:
+        iv.prec = saved  # the iv context is global: leave it as found
+
+
+def _branch_and_bound(expr, z, lo, hi, env, maximise, rtol, max_boxes) -> tuple[float, float]:
+    sign = 1.0 if maximise else -1.0
 
     dexpr = sympy.diff(expr, z)
 
