@@ -60,6 +60,7 @@ import numpy as np
 from theory.errors import InputError
 
 __all__ = [
+    "CouplingMoments",
     "LeastSquaresNoise",
     "MomentInputError",
     "MomentResult",
@@ -67,11 +68,13 @@ __all__ = [
     "capped_delay_probabilities",
     "constant_delay_probabilities",
     "cyclic_delay_probabilities",
+    "em_coupling_moments",
     "em_scheme_moments",
     "least_squares_asgd_moments",
     "linear_sdde_em_moments",
     "minibatch_noise_covariance",
     "quadratic_asgd_moments",
+    "sdde_coupling_moments_for",
     "sdde_em_moments_for",
     "sgd_warmup_delay_probabilities",
 ]
@@ -347,6 +350,31 @@ class _Ring:
             diag = diag + noise_scale2 * noise(mbar, Mbar)
         diag = 0.5 * (diag + diag.T)
         new_mean = self.mean[cur] - h * (Q @ mbar)
+        self.P[new] = row
+        self.P[:, new] = row.transpose(0, 2, 1)
+        self.P[new, new] = diag
+        self.mean[new] = new_mean
+        self.k += 1
+
+    def step_terms(self, terms: list[tuple[int, np.ndarray]], N: np.ndarray) -> None:
+        r"""Deterministic-delay update $e_{new} = e_{cur} - \sum_t C_t e_{k-j_t} + w$, $w\sim(0,N)$.
+
+        `terms` = [(delay $j_t$, matrix $C_t$)]; $w$ independent of the past.
+        """
+        cur = self.slot(0)
+        new = (self.k + 1) % self.n
+        slots = [(self.k - int(j)) % self.n for j, _ in terms]
+        CR = sum(C @ self.P[s] for (_, C), s in zip(terms, slots))  # (n, D, D)
+        row = self.P[cur] - CR
+        CR0 = CR[cur]
+        quad = sum(
+            C1 @ self.P[s1, s2] @ C2.T
+            for (_, C1), s1 in zip(terms, slots)
+            for (_, C2), s2 in zip(terms, slots)
+        )
+        diag = self.P[cur, cur] - CR0 - CR0.T + quad + N
+        diag = 0.5 * (diag + diag.T)
+        new_mean = self.mean[cur] - sum(C @ self.mean[s] for (_, C), s in zip(terms, slots))
         self.P[new] = row
         self.P[:, new] = row.transpose(0, 2, 1)
         self.P[new, new] = diag
@@ -672,6 +700,175 @@ def _mix_block(
 
 
 # --------------------------------------------------------------------------------------------
+# Coupling (a) of SPEC §3: fine and coarse Euler–Maruyama on the same Brownian path
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CouplingMoments:
+    r"""Exact joint moments of the fine solution $X$ and the coarse scheme $\tilde x$ at $k\delta$.
+
+    Attributes:
+        steps, times: recorded coarse steps $k$ and times $k\delta$.
+        mean_fine, mean_coarse: $E X(t_k)$, $E\tilde x_k$, `(r, d)`.
+        cov_fine, cov_coarse: their covariances, `(r, d, d)`.
+        cross: $\operatorname{Cov}(X(t_k), \tilde x_k)$, `(r, d, d)`.
+        x_star: $x^*$.
+    """
+
+    steps: np.ndarray
+    times: np.ndarray
+    mean_fine: np.ndarray
+    mean_coarse: np.ndarray
+    cov_fine: np.ndarray
+    cov_coarse: np.ndarray
+    cross: np.ndarray
+    x_star: np.ndarray
+
+    @property
+    def diff_mean(self) -> np.ndarray:
+        r"""$E[X(t_k) - \tilde x_k]$, `(r, d)`."""
+        return self.mean_fine - self.mean_coarse
+
+    @property
+    def diff_cov(self) -> np.ndarray:
+        r"""$\operatorname{Cov}(X(t_k) - \tilde x_k)$, `(r, d, d)`."""
+        return self.cov_fine + self.cov_coarse - self.cross - np.swapaxes(self.cross, 1, 2)
+
+    @property
+    def diff_mse(self) -> np.ndarray:
+        r"""$E\|X(t_k) - \tilde x_k\|^2$ (exact; an upper bound of $(E\|X - \tilde x\|)^2$)."""
+        tr = np.trace(self.cov_fine + self.cov_coarse - 2 * self.cross, axis1=1, axis2=2)
+        dm = self.mean_fine - self.mean_coarse
+        return tr + np.sum(dm * dm, axis=1)
+
+
+@np.errstate(over="ignore", invalid="ignore")
+def em_coupling_moments(
+    Q: np.ndarray,
+    x_star: np.ndarray,
+    q: np.ndarray,
+    eta: float,
+    delta: float,
+    U: float | np.ndarray | Callable[[float], float],
+    K: int,
+    *,
+    substeps: int,
+    noise: np.ndarray | None = None,
+    x0: np.ndarray | None = None,
+    xi: np.ndarray | Callable[[float], np.ndarray] | None = None,
+    record: Iterable[int] | None = None,
+    k0: int = 0,
+) -> CouplingMoments:
+    r"""Exact joint moments of the coarse EM scheme and the $m$-substep EM of Eq. (6), coupled.
+
+    Coupling (a) of SPEC §3, as `numerics.sdde` simulates it: the same delays $l_k$ and the same
+    Brownian path, the coarse increment being the sum of the $m$ fine ones. The coarse scheme is
+    embedded in the fine grid: over $[k\delta, (k+1)\delta)$ it moves by
+    $-\frac{\eta}{m}U(k\delta)Q(\tilde x_{k-l_k} - x^*)
+    + \frac{\eta}{\sqrt\delta}U(k\delta)\sigma\Delta B_j$
+    per substep, so $z = (X, \tilde x)$ is one linear recursion on the fine grid with
+    the two components reading at fine delays $ml_k$ and $i + ml_k$ ($i$ = substep), and
+    perfectly correlated noise. Random delays: the $m$ substeps of an interval are propagated per
+    value of $l_k$ and the laws mixed. Additive noise only (`noise` = $\sigma\sigma^\top$):
+    with state-dependent $\sigma$ the cross term $E[\sigma(X)\sigma(\tilde x)^\top]$ is not a
+    function of the moments.
+
+    Arguments: as :func:`em_scheme_moments` (`substeps` $= m \ge 1$; $m = 1$ gives $X = \tilde x$).
+
+    Returns:
+        :class:`CouplingMoments` with `diff_mse` $= E\|X(t_k) - \tilde x_k\|^2$.
+    """
+    Q = _check_square("Q", Q)
+    d = Q.shape[0]
+    x_star = np.asarray(x_star, dtype=float).reshape(d)
+    if not (isinstance(substeps, (int, np.integer)) and substeps >= 1):
+        raise MomentInputError("substeps", substeps, "must be an integer >= 1", "pass m >= 1")
+    if not (np.isfinite(delta) and delta > 0):
+        raise MomentInputError("delta", delta, "must be > 0", "pass the time step delta > 0")
+    if isinstance(noise, LeastSquaresNoise):
+        raise MomentInputError(
+            "noise",
+            "LeastSquaresNoise",
+            "state-dependent sigma has no exact coupled moments",
+            "pass the constant covariance sigma sigma^T (e.g. Sigma(x*)/b)",
+        )
+    S = np.zeros((d, d)) if noise is None else np.asarray(noise, dtype=float)
+    if S.shape != (d, d):
+        raise MomentInputError("noise", S.shape, f"must be ({d}, {d})", "pass sigma sigma^T")
+    m = int(substeps)
+    qa = _check_q(q, max(K, 1))
+    l = qa.shape[1] - 1
+    L = l * m + m - 1
+    t_fine = k0 * delta + np.arange(K * m) * (delta / m)
+    if callable(U):
+        Uf = np.array([float(U(t)) for t in t_fine])
+    else:
+        Uf = _schedule(U, K * m, "U") if np.ndim(U) else np.full(K * m, float(U))
+    if callable(xi):
+        s_grid = -np.arange(l * m, -1, -1) * (delta / m)
+        xi = np.array([np.asarray(xi(s), dtype=float).reshape(d) for s in s_grid])
+    if xi is not None:
+        xa = np.asarray(xi, dtype=float)
+        if xa.shape != (l * m + 1, d):
+            raise MomentInputError(
+                "xi", xa.shape, f"must be ({l * m + 1}, {d})", "fine-grid values"
+            )
+        xi = np.concatenate([np.repeat(xa[:1], m - 1, axis=0), xa])  # never read: pad
+    hist = _initial_history(x0, xi, x_star, d, L)
+    ring = _Ring(np.concatenate([hist, hist], axis=1))
+    Z = np.zeros((d, d))
+    rec = _records(record, K)
+    rec_set = set(rec.tolist())
+    out: dict[str, list] = {"mf": [], "mc": [], "cf": [], "cc": [], "x": []}
+
+    def block(k: int, lk: int, r: _Ring) -> None:
+        Uc = Uf[k * m]
+        for i in range(m):
+            j = k * m + i
+            Cf = np.block([[eta / m * Uf[j] * Q, Z], [Z, Z]])
+            Cc = np.block([[Z, Z], [Z, eta / m * Uc * Q]])
+            u2 = np.array([[Uf[j] ** 2, Uf[j] * Uc], [Uf[j] * Uc, Uc**2]])
+            r.step_terms([(lk * m, Cf), (i + lk * m, Cc)], eta**2 / m * np.kron(u2, S))
+
+    for k in range(K + 1):
+        if k in rec_set:
+            mu, P = ring.current()
+            C = P - np.outer(mu, mu)
+            out["mf"].append(mu[:d] + x_star)
+            out["mc"].append(mu[d:] + x_star)
+            out["cf"].append(C[:d, :d])
+            out["cc"].append(C[d:, d:])
+            out["x"].append(C[:d, d:])
+        if k == K:
+            break
+        js = np.flatnonzero(qa[k])
+        if js.size == 1:
+            block(k, int(js[0]), ring)
+            continue
+        mixed: _Ring | None = None
+        for lk, w in zip(js, qa[k][js]):
+            r = ring.copy()
+            block(k, int(lk), r)
+            if mixed is None:
+                mixed, mixed.mean, mixed.P = r, w * r.mean, w * r.P
+            else:
+                mixed.mean += w * r.mean
+                mixed.P += w * r.P
+        ring = mixed
+    return CouplingMoments(
+        steps=rec + k0,
+        times=(rec + k0) * float(delta),
+        mean_fine=np.array(out["mf"]).reshape(-1, d),
+        mean_coarse=np.array(out["mc"]).reshape(-1, d),
+        cov_fine=np.array(out["cf"]).reshape(-1, d, d),
+        cov_coarse=np.array(out["cc"]).reshape(-1, d, d),
+        cross=np.array(out["x"]).reshape(-1, d, d),
+        x_star=x_star,
+    )
+
+
+# --------------------------------------------------------------------------------------------
 # Adapters for the simulators' objects (numerics.problems / delays / schedules)
 # --------------------------------------------------------------------------------------------
 
@@ -816,6 +1013,54 @@ def sdde_em_moments_for(
         K,
         substeps=substeps,
         noise=model,
+        x0=x0,
+        xi=hist,
+        record=record,
+        k0=k0,
+    )
+
+
+def sdde_coupling_moments_for(
+    problem: Any,
+    *,
+    eta: float,
+    delta: float | None = None,
+    K: int,
+    substeps: int,
+    delay: Any = None,
+    schedule: Any = None,
+    b: int = 1,
+    x0: np.ndarray | None = None,
+    xi: Any = None,
+    record: Iterable[int] | None = None,
+) -> CouplingMoments:
+    r"""Exact joint moments of `simulate_sdde(..., substeps=m)`'s `X_fine` and coarse `x_final`.
+
+    Same arguments as `numerics.sdde.simulate_sdde` with `sigma_at="x_star"` (constant
+    $\sigma\sigma^\top = \Sigma(x^*)/b$; the only case with exact coupled moments).
+    """
+    from numerics.asgd import initial_history
+    from numerics.delays import NoDelay
+    from numerics.schedules import Constant
+
+    Q, x_star = _problem_quadratic(problem)
+    delta = float(eta if delta is None else delta)
+    delay = NoDelay() if delay is None else delay
+    schedule = Constant() if schedule is None else schedule
+    k0 = int(schedule.k0)
+    q = np.array([delay.probabilities(int(k)) for k in k0 + np.arange(max(K, 1))])
+    hist = initial_history(xi, delay.l, problem.d, scale=substeps, step=delta)
+    S = np.atleast_2d(problem.Sigma(problem.x_star)) / b
+    return em_coupling_moments(
+        Q,
+        x_star,
+        q,
+        eta,
+        delta,
+        lambda t: float(schedule.U(t, delta)),
+        K,
+        substeps=substeps,
+        noise=S,
         x0=x0,
         xi=hist,
         record=record,

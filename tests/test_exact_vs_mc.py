@@ -124,3 +124,29 @@ def test_sdde_scheme_coarse_and_fine_match_exact_gaussian_law():
         stat = float(np.einsum("pi,ij,pj->", D, np.linalg.inv(exact.cov[0]), D))
         lo, hi = stats.chi2.ppf(ALPHA / 2, 2 * P), stats.chi2.ppf(1 - ALPHA / 2, 2 * P)
         assert lo <= stat <= hi, (m, stat, lo, hi)
+
+
+def test_sdde_fine_coarse_coupling_matches_exact_joint_law():
+    # Coupling (a) as numerics.sdde simulates it (same delays, Brownian-bridge substeps).
+    # Constant delay: D = X_fine - x~ is exactly Gaussian, so sum_p (D_p - mu)^T C^{-1} (D_p - mu)
+    # ~ chi^2_{dP} exactly (alpha = 1e-3). Random delay: D is a Gaussian mixture; CLT z-test of
+    # E||D||^2 (asymptotic, alpha = 1e-3).
+    from numerics.moments import sdde_coupling_moments_for
+
+    rng = np.random.default_rng(40)
+    problem = LeastSquares(rng.standard_normal((5, 2)), rng.standard_normal(5))
+    P = 50_000
+    base = dict(eta=0.2, K=30, substeps=4, b=1, x0=np.array([2.0, -1.0]))
+    kw = {**base, "delay": ConstantDelay(3)}
+    sim = simulate_sdde(problem, paths=P, seed=41, **kw)
+    ex = sdde_coupling_moments_for(problem, record=[30], **kw)
+    D = sim.X_fine - sim.x_final - ex.diff_mean[0]
+    stat = float(np.einsum("pi,ij,pj->", D, np.linalg.inv(ex.diff_cov[0]), D))
+    assert stats.chi2.ppf(ALPHA / 2, 2 * P) <= stat <= stats.chi2.ppf(1 - ALPHA / 2, 2 * P)
+
+    kw = {**base, "delay": RandomDelay(3)}
+    sim = simulate_sdde(problem, paths=P, seed=42, **kw)
+    ex = sdde_coupling_moments_for(problem, record=[30], **kw)
+    D2 = np.sum((sim.X_fine - sim.x_final) ** 2, axis=1)
+    z = stats.norm.ppf(1 - ALPHA / 2)
+    assert abs(D2.mean() - ex.diff_mse[0]) <= z * D2.std(ddof=1) / np.sqrt(P)

@@ -453,3 +453,51 @@ def test_section5_warmup_convention_matches_exact_recursion():
     np.testing.assert_allclose(
         res.cov[:, 0, 0], [float(sum(v * v for v in row)) for row in c], rtol=1e-13, atol=1e-16
     )
+
+
+def test_coupled_fine_and_coarse_em_match_enumeration():
+    # Coupling (a): fine EM (m substeps) and coarse EM on the same Brownian path and delays.
+    # Reference: for every delay sequence both are affine in the standard normals zeta_j of the
+    # fine increments (dB_j = sqrt(delta/m) zeta_j); E||X - x~||^2 = ||a_f - a_c||^2 +
+    # sum_j ||B_f,j - B_c,j||_F^2, mixed over the sequences.
+    from numerics.moments import em_coupling_moments
+
+    rng = np.random.default_rng(9)
+    d, l, m, K, eta, delta = 2, 1, 2, 3, 0.3, 0.2
+    Q, S = _spd(rng, d), _spd(rng, d)
+    sig = np.linalg.cholesky(S)
+    x_star, x0 = rng.standard_normal(d), rng.standard_normal(d)
+    q = [0.6, 0.4]
+    Uf = 1.0 / np.sqrt(1.0 + np.arange(K * m))  # fine-grid U values (time-varying)
+    res = em_coupling_moments(Q, x_star, q, eta, delta, Uf, K, substeps=m, noise=S, x0=x0)
+    J = K * m
+    ref = np.zeros(K + 1)
+    for seq in itertools.product(range(l + 1), repeat=K):
+        p = np.prod([q[j] for j in seq])
+        fa = [x0.copy() for _ in range(l * m + 1)]  # fine history, index offset l*m
+        fb = [np.zeros((J, d, d)) for _ in range(l * m + 1)]
+        ca = [x0.copy() for _ in range(l + 1)]  # coarse history, index offset l
+        cb = [np.zeros((J, d, d)) for _ in range(l + 1)]
+        for k, lk in enumerate(seq):
+            for i in range(m):
+                j = k * m + i
+                pos, r = j + l * m, j + l * m - lk * m
+                na = fa[pos] - eta / m * Uf[j] * Q @ (fa[r] - x_star)
+                nb = fb[pos] - eta / m * Uf[j] * np.einsum("ab,jbc->jac", Q, fb[r])
+                nb[j] += eta / np.sqrt(delta) * Uf[j] * np.sqrt(delta / m) * sig
+                fa.append(na)
+                fb.append(nb)
+            Uc = Uf[k * m]
+            pos, r = k + l, k + l - lk
+            na = ca[pos] - eta * Uc * Q @ (ca[r] - x_star)
+            nb = cb[pos] - eta * Uc * np.einsum("ab,jbc->jac", Q, cb[r])
+            for i in range(m):
+                nb[k * m + i] += eta / np.sqrt(delta) * Uc * np.sqrt(delta / m) * sig
+            ca.append(na)
+            cb.append(nb)
+        for k in range(K + 1):
+            da = fa[k * m + l * m] - ca[k + l]
+            db = fb[k * m + l * m] - cb[k + l]
+            ref[k] += p * (da @ da + np.sum(db * db))
+    np.testing.assert_allclose(res.diff_mse, ref, rtol=1e-11, atol=1e-15)
+    assert ref[-1] > 1e-3  # the coupling error is not trivially zero
