@@ -2,6 +2,8 @@
 discrete SGD recursion (small-η limit, O(η) gap) and closed forms of the printed bound.
 """
 
+import math
+
 import numpy as np
 import pytest
 import sympy
@@ -128,3 +130,11 @@ def test_bad_input(kwargs, param):
     with pytest.raises(InputError) as info:
         OUProcess(**args)
     assert info.value.parameter == param
+
+
+def test_latex_section_has_values():
+    ou = OUProcess(np.diag([1.0, 3.0]), [0.0, 0.0], 0.1, np.eye(2), [1.0, 1.0])
+    text = ou.latex_section([1.0])
+    # E‖X(1)−x*‖² = e^{−2} + e^{−6} + 0.1((1−e^{−2})/2 + (1−e^{−6})/6)
+    ref = math.exp(-2) + math.exp(-6) + 0.1 * ((1 - math.exp(-2)) / 2 + (1 - math.exp(-6)) / 6)
+    assert f"{ref:.6g}" in text

@@ -204,6 +204,27 @@ class OUProcess:
             ]
         )
 
+    def latex_section(self, t: Sequence[float] = (0.5, 1.0, 5.0)) -> str:
+        """LaTeX subsection: the closed forms, the conventions, and values at the times `t`."""
+        ts = _times(t)
+        mse = self.mean_square_error(ts)
+        var = self.variance(ts)
+        spec = self.printed_variance_bound(ts, "spectral")
+        rows = "\n".join(
+            f"{tt:.6g} & {m:.6g} & {v:.6g} & {sp:.6g} \\\\"
+            for tt, m, v, sp in zip(ts, mse, var, spec)
+        )
+        return (
+            "\\subsection*{OU moments of the SGD SDE (Section 4)}\n"
+            "$\\mathbb EX(t)=x^*+e^{-\\tilde At}(x_0-x^*)$ (the paper prints $e^{-At}$), "
+            "$\\mathrm{Cov}(t)=\\eta\\int_0^te^{-\\tilde Au}GG^\\top e^{-\\tilde Au}du$ with "
+            "$GG^\\top=\\Sigma(x^*)/b$ (SPEC convention); "
+            f"$d={self.d}$, $\\eta={self.eta:.6g}$.\n\n"
+            "\\begin{tabular}{rrrr}\n$t$ & $\\mathbb E\\|X-x^*\\|^2$ & "
+            "$\\mathbb E\\|X-\\mathbb EX\\|^2$ (= Frobenius RHS) & spectral RHS \\\\ \\hline\n"
+            f"{rows}\n\\end{{tabular}}\n"
+        )
+
 
 def ou_from_regression(
     A: np.ndarray,
