@@ -116,7 +116,8 @@ def simulate_asgd(
             `seed, paths, chunk_size`).
         x0: initial iterate `x_{k0}`, shape (d,) or (P, d); default zeros. Ignored if `xi` given.
         xi: initial segment: array (l+1, d) of `x_{k0-l} .. x_{k0}` (shape (l+1,) if d = 1), or
-            a callable `xi(s)` on `s in [-l, 0]` (in units of steps; returns (d,)). If None, the
+            a callable `xi(s) -> (d,)` on `s in [-tau, 0]` in *time* units, evaluated at
+            `s = -j delta` (the same callable works for `simulate_sdde`). If None, the
             footnote-2 cap `min(l_k, k - k0)` is used.
         delay: delay model (default `NoDelay()`, i.e. SGD).
         schedule: `u_k` (default `Constant()`).
@@ -155,7 +156,7 @@ def simulate_asgd(
     delta = eta if delta is None else check_positive_float("delta", delta)
     paths = check_positive_int("paths", paths, PathsError)
     x0a = initial_point(x0, problem.d, paths)
-    hist = initial_history(xi, delay.l, problem.d, scale=1)
+    hist = initial_history(xi, delay.l, problem.d, scale=1, step=delta)
     rec = record_indices(K, record_every)
     sigma_const = None
     if noise == "gaussian" and sigma_at == "x_star":
@@ -238,6 +239,7 @@ def _asgd_chunk(
     div = np.full(P, -1, dtype=np.int64)
     traj = np.empty((P, len(rec), d)) if len(rec) > 1 else None
     delays = np.empty((P, K), dtype=np.int64) if return_delays else None
+    lscalar = None if delay.is_random else delay.draw_block(k0, K, 1, None)[:, 0]
     blockwise = problem.n is not None and type(problem).stochastic_grad is Problem.stochastic_grad
     rows = max(1, (1 << 15) // (b * d))
     r = 0
@@ -246,9 +248,12 @@ def _asgd_chunk(
         r = 1
     with np.errstate(all="ignore"):
         for j in range(K):
-            lk = delay.draw(k0 + j, P, rng)
-            if hist is None:
-                lk = np.minimum(lk, j)
+            if delay.is_random:
+                lk = delay.draw(k0 + j, P, rng)
+                if hist is None:
+                    lk = np.minimum(lk, j)
+            else:  # deterministic delays: one scalar per step
+                lk = int(lscalar[j]) if hist is not None else min(int(lscalar[j]), j)
             if delays is not None:
                 delays[:, j] = lk
             Xdel = ring.delayed(j, lk)

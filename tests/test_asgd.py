@@ -179,3 +179,27 @@ def test_gaussian_surrogate_two_point_variance():
     )
     ref = simulate_asgd(TwoPoint(), eta=eta, K=5, paths=3, seed=9, noise="gaussian")
     np.testing.assert_allclose(st.x_final, ref.x_final, rtol=1e-12)  # Sigma constant here
+
+
+def test_random_delays_follow_the_returned_delays_exactly():
+    """Noise-free ASGD with i.i.d. delays vs a per-path loop reading the reported l_k."""
+    p = _ls()
+    eta, K, l = 0.1, 25, 3
+    res = simulate_asgd(
+        p,
+        eta=eta,
+        K=K,
+        paths=6,
+        seed=4,
+        x0=[1.0, 0.0, 2.0],
+        noise="none",
+        delay=RandomDelay(l),
+        return_delays=True,
+    )
+    for q in range(6):
+        hist = [np.array([1.0, 0.0, 2.0])]
+        for k in range(K):
+            lk = res.delays[k, q]
+            assert 0 <= lk <= min(l, k)
+            hist.append(hist[-1] - eta * (p.A.T @ (p.A @ hist[-1 - lk] - p.y)) / p.n)
+        np.testing.assert_allclose(res.x_final[q], hist[-1], rtol=1e-12, atol=1e-14)

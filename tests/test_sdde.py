@@ -158,3 +158,40 @@ def test_coupled_scheme_matches_sdde_law_and_fine_converges():
     assert lo <= np.sum(r.x_scheme**2) / v <= hi
     e = r.errors()
     assert e["fine_scheme"].mean() < 0.5 * e["scheme_asgd"].mean()
+
+
+def test_random_delay_sdde_zero_noise_follows_returned_delays_and_xi():
+    """Noise-free scheme with i.i.d. delays and a given xi vs a loop reading the reported l_k."""
+    rng = np.random.default_rng(1)
+    A, y = rng.standard_normal((6, 2)), rng.standard_normal(6)
+    p = LeastSquares(A, y)
+    eta, delta, K, l = 0.3, 0.1, 30, 4
+
+    def xi(s):
+        return np.array([1.0 + s, -s])
+
+    res = simulate_sdde(
+        p,
+        eta=eta,
+        delta=delta,
+        K=K,
+        paths=5,
+        seed=2,
+        xi=xi,
+        noise=False,
+        delay=RandomDelay(l),
+        return_delays=True,
+    )
+    for q in range(5):
+        hist = [xi(-j * delta) for j in range(l, -1, -1)]
+        for k in range(K):
+            hist.append(hist[-1] - eta * A.T @ (A @ hist[-1 - res.delays[k, q]] - y) / 6)
+        np.testing.assert_allclose(res.x_final[q], hist[-1], rtol=1e-12, atol=1e-14)
+    assert res.delays.max() == l  # no cap when xi is given
+
+
+def test_state_dependent_sigma_equals_constant_when_Sigma_is_constant():
+    kw = dict(eta=0.05, K=50, paths=20, seed=6, x0=[1.0], delay=ConstantDelay(2), substeps=2)
+    a = simulate_sdde(TwoPoint(), sigma_at="state", **kw)
+    b = simulate_sdde(TwoPoint(), **kw)
+    np.testing.assert_allclose(a.X_fine, b.X_fine, rtol=1e-12)
