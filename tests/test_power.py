@@ -158,3 +158,35 @@ def test_wrong_exponent_fails_and_true_exponent_passes():
     assert wrong.verdict is Verdict.FAIL
     (e,) = wrong.exponents
     assert e.consistent is False and -0.75 < e.slope < -0.45
+
+
+class SequentialBernoulli(Check):
+    """E Bernoulli(q) <= rhs, sampled in batches until the confidence sequence decides."""
+
+    id = "P5"
+    result = "toy"
+    level = "as-stated"
+    claim = "E B <= rhs"
+    quick = profile(q=0.3, rhs=0.3, batch=50, max_batches=8)
+
+    def run(self, ctx):
+        p = ctx.params
+
+        def draw(seed):
+            return (np.random.default_rng(seed).random(p["batch"]) < p["q"]).astype(float)
+
+        return self.from_sequential(ctx, draw, p["rhs"], (0.0, 1.0), p["max_batches"])
+
+
+def test_sequential_decides_early_and_falsified_fails():
+    ok = SequentialBernoulli().execute(RunContext("P5"), {"rhs": 0.6, "max_batches": 40})
+    assert ok.verdict is Verdict.PASS and ok.details["batches"] < 40
+    assert ok.bound_kind.startswith("confidence sequence")
+    bad = SequentialBernoulli().execute(RunContext("P5"), {"rhs": 0.15, "max_batches": 40})
+    assert bad.verdict is Verdict.FAIL and bad.paths == 50 * bad.details["batches"]
+
+
+def test_type_one_error_sequential_at_boundary():
+    # Checking after every batch is allowed: the FAIL rate stays <= alpha (anytime validity).
+    fails = _fail_rate(SequentialBernoulli(), REPS)
+    assert fails <= LIMIT, (fails, LIMIT)

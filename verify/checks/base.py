@@ -35,7 +35,8 @@ into a DIVERGED verdict and any other exception into an INCONCLUSIVE result carr
 traceback (`CheckResult.error`).
 
 Helpers turning evidence into a `CheckResult` with the right verdict (SPEC §5):
-`from_samples` (one Monte Carlo mean vs rhs), `from_grid` (all grid points, Holm),
+`from_samples` (one Monte Carlo mean vs rhs, fixed n), `from_sequential` (batches until
+decided, anytime-valid confidence sequence), `from_grid` (all grid points, Holm),
 `from_exact` (deterministic, tolerance tied to precision), `from_rate` (SPEC §2 rate check),
 `diverged`, and `make_result` (anything else). `plot_band` draws the standard plot (curve,
 band, bound over t); `plot_grid` the same over a grid (drawn automatically by `from_grid` and
@@ -47,7 +48,7 @@ from __future__ import annotations
 
 import time
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, ClassVar
 
@@ -126,8 +127,9 @@ class Check:
 
     # ------------------------------------------------------------------ runner
     def params_for(self, profile: str) -> dict[str, Any]:
-        """The parameter set of `profile` (``"quick"`` or ``"full"``)."""
-        return dict(self.full if profile == "full" else self.quick)
+        """The parameter set of `profile` (``"quick"`` or ``"full"``; an empty `full` falls
+        back to `quick`)."""
+        return dict(self.full if profile == "full" and self.full else self.quick)
 
     def execute(self, ctx: RunContext, overrides: dict[str, Any] | None = None) -> CheckResult:
         """Run the check with the verdict protocol around it (see module docstring)."""
@@ -273,6 +275,56 @@ class Check:
             bound_kind=stats.BOUND_KINDS[bound] + ", Holm over grid",
             alpha=ctx.alpha,
             paths=int(min(g.n)),
+            details=details,
+            **fields,
+        )
+
+    def from_sequential(
+        self,
+        ctx: RunContext,
+        draw: Callable[[np.random.SeedSequence], Any],
+        rhs: float,
+        value_range: tuple[float, float],
+        max_batches: int = 20,
+        **fields: Any,
+    ) -> CheckResult:
+        """Monte Carlo verdict for "E[sample] <= rhs" from batches drawn **until decided**.
+
+        `draw(seed)` returns a batch of samples in `value_range`; batch `i` gets
+        `ctx.seed(f"batch-{i}")`. After every batch the anytime-valid confidence sequence
+        (`verify.stats.SequentialMeanTest`, Waudby-Smith & Ramdas PrPl-EB) is consulted — this
+        is not peeking, the bounds hold simultaneously for all sample sizes. Stops at the first
+        PASS/FAIL, else INCONCLUSIVE after `max_batches`.
+        """
+        test = stats.SequentialMeanTest(rhs, value_range[0], value_range[1], ctx.alpha)
+        batches = 0
+        for i in range(max_batches):
+            batch = np.asarray(draw(ctx.seed(f"batch-{i}")), dtype=float)
+            batches = i + 1
+            if not np.all(np.isfinite(batch)):
+                return self.diverged(ctx, f"batch {i}: non-finite samples", **fields)
+            ctx.progress(batches, max_batches)
+            if test.update(batch) is not None:
+                break
+        verdict = test.verdict
+        data = np.concatenate(test.data)
+        fields.setdefault(
+            "message",
+            _mc_message(verdict, test.lcb, test.ucb, rhs)
+            + f" (decided after {batches} of at most {max_batches} batches)",
+        )
+        details = dict(fields.pop("details", {}))
+        details.update(lcb=test.lcb, ucb=test.ucb, batches=batches, max_batches=max_batches)
+        return self.make_result(
+            ctx,
+            verdict,
+            fields.pop("method", "monte-carlo"),
+            estimate=float(data.mean()),
+            rhs=float(rhs),
+            confidence_bound=float(test.lcb if verdict is Verdict.FAIL else test.ucb),
+            bound_kind=stats.BOUND_KINDS["cs"],
+            alpha=ctx.alpha,
+            paths=int(data.size),
             details=details,
             **fields,
         )
