@@ -44,6 +44,12 @@ $[k\delta, (k+1)\delta)$ ($\theta(t) = l_k\delta$). With $m = 1$ and $U(k\delta)
 Eq. (5), so its exact law is the one above; larger $m$ separates discretisation bias from
 sampling error.
 
+**Coupling (a) of SPEC §3** (:func:`em_coupling_moments`): the fine and the coarse schemes on
+the same Brownian path and delays form one linear recursion in $(X, \tilde x)$, so
+$E\|X(t_k) - \tilde x_k\|^2$ is exact too (additive noise). Under independent noise (coupling (c))
+it is $\operatorname{tr}\operatorname{Cov}X + \operatorname{tr}\operatorname{Cov}\tilde x
++ \|EX - E\tilde x\|^2$ from the marginals.
+
 **Divergence.** Nothing raises on overflow (shared contract): an unstable recursion (e.g.
 $\eta$ above the delayed-GD threshold) returns moments that grow to `inf`/`nan`; callers test
 `np.isfinite`.
