@@ -82,6 +82,13 @@ def test_p_value_consistent_with_lower_bound(seed, n, rhs, kind):
             assert (p <= alpha) == (lcb > rhs), (p, alpha, lcb, rhs)
 
 
+def test_constant_samples():
+    x = np.full(10, 2.0)
+    assert float(stats.p_value_le(x, 1.0)) == 0.0 and float(stats.p_value_le(x, 2.0)) == 1.0
+    g = stats.grid_decide([x, x], [1.0, 3.0])
+    assert g.verdict is Verdict.FAIL and g.rejected.tolist() == [True, False]
+
+
 def test_holm_textbook_example():
     # p = (0.01, 0.04, 0.03, 0.005), alpha 0.05: thresholds 0.0125, 0.0167, 0.025, 0.05 on
     # the sorted p (0.005, 0.01, 0.03, 0.04): reject the first two, stop at 0.03 > 0.025.

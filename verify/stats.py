@@ -230,9 +230,10 @@ def p_value_le(
     gap = mean - np.asarray(rhs, dtype=float)
     if bound == "student-t":
         se = a.std(axis=0, ddof=1) / math.sqrt(n)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            tstat = np.where(se > 0, gap / np.where(se > 0, se, 1.0), np.sign(gap) * np.inf)
-        return _st.t.sf(tstat, n - 1)
+        positive = se > 0
+        tstat = gap / np.where(positive, se, 1.0)
+        # zero spread: the mean is known exactly; p = 0 if it exceeds rhs, else 1
+        return np.where(positive, _st.t.sf(tstat, n - 1), np.where(gap > 0, 0.0, 1.0))
     if value_range is None:
         raise StatsInputError(
             "value_range", None, f"bound={bound!r} needs a range", "pass value_range"
