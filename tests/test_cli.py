@@ -156,8 +156,15 @@ def test_derive_and_check_call_their_modules_lazily(monkeypatch, tmp_path, capsy
     monkeypatch.setitem(sys.modules, "verify.usercheck", user)
     assert cli.main(["derive", "--out", str(tmp_path), "--pdf"]) == 0
     assert cli.main(["check", "spec.toml", "--seed", "4"]) == 0
-    assert calls[0] == ("derive", str(tmp_path), True)
+    assert calls[0] == ("derive", tmp_path, True)
     assert calls[1][:2] == ("check", "spec.toml") and calls[1][2]["seed"] == 4
+
+    def broken(out, pdf):
+        raise RuntimeError("pdflatex: ! Undefined control sequence")
+
+    latex.write_document = broken
+    assert cli.main(["derive", "--out", str(tmp_path)]) == 3
+    assert "Undefined control sequence" in capsys.readouterr().err
 
 
 def test_progress_callback_reaches_the_check(tmp_path):

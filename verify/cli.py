@@ -16,6 +16,7 @@ Exit codes (`run`):
   and some check is FAIL, DIVERGED or INCONCLUSIVE;
 - **2** — bad arguments (the message names the flag and the fix);
 - **3** — a check raised an exception or a check module failed to import (see the report);
+  for `derive`: pdflatex failed;
 - **130** — interrupted (Ctrl-C); earlier reports are untouched.
 
 The hidden option ``--registry MODULE`` (repeatable) replaces the default check modules; it
@@ -28,6 +29,7 @@ import argparse
 import shlex
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from theory.errors import InputError
@@ -246,7 +248,13 @@ def _cmd_list(args: argparse.Namespace) -> int:
 def _cmd_derive(args: argparse.Namespace) -> int:
     from theory.latex import write_document  # lazy: written by the theory engineer
 
-    path = write_document(args.out, args.pdf)
+    try:
+        path = write_document(Path(args.out), args.pdf)
+    except InputError:
+        raise
+    except Exception as exc:  # e.g. theory.latex.LatexBuildError: pdflatex failed
+        print(f"sdde-verify derive: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_CHECK_ERROR
     print(f"derivations: {path}")
     return EXIT_OK
 
