@@ -195,3 +195,14 @@ def test_state_dependent_sigma_equals_constant_when_Sigma_is_constant():
     a = simulate_sdde(TwoPoint(), sigma_at="state", **kw)
     b = simulate_sdde(TwoPoint(), **kw)
     np.testing.assert_allclose(a.X_fine, b.X_fine, rtol=1e-12)
+
+
+def test_sdde_divergence_reported_and_other_paths_continue():
+    """dX = -a X dt with a delta = 3, no delay, no noise: x_{k+1} = -2 x_k exactly, so the
+    path from x0 = 1 overflows at step 1024 and from 2^-5 at 1029; x0 = 0 stays 0."""
+    x0 = np.array([[1.0], [0.0], [2.0**-5]])
+    r = simulate_linear_sdde(
+        3.0, 0.0, tau=0.0, delta=1.0, K=1100, paths=3, seed=0, x0=x0, substeps=1
+    )
+    assert r.diverged_from_step.tolist() == [1024, -1, 1029]
+    assert r.diverged_paths.tolist() == [0, 2] and r.x_final[1, 0] == 0.0
