@@ -188,3 +188,11 @@ def test_progress_callback_reaches_the_check(tmp_path):
 
     api.run(out=None, registry=Registry([Progress()]), progress_factory=factory)
     assert seen == [("C9", 1, 2), ("C9", 2, 2)]
+
+
+def test_run_alone_prints_each_result(capsys):
+    from verify.checks.base import run_alone
+
+    assert run_alone(CHECKS, ["--seed", "3", "--only", "C1", "C2"]) == 0
+    out = capsys.readouterr().out
+    assert "[PASS] C1" in out and "[FAIL] C2" in out and "C3" not in out

@@ -3,7 +3,7 @@ r"""The `Check` base class: one claim of the paper at one level, in one short fi
 A check file looks like this (the whole file)::
 
     '''Thm 4.1 as stated: $\mathbb E\|X(t)-x^*\|^2 \le \dots$ (paper §4.1).'''
-    from verify.checks.base import Check, profile
+    from verify.checks.base import Check, profile, run_alone
     from verify.verdict import Hypothesis
 
     class Thm41AsStated(Check):
@@ -27,6 +27,9 @@ A check file looks like this (the whole file)::
                                      plots=[self.plot_band(ctx, "bound", t, ...)])
 
     CHECKS = [Thm41AsStated()]
+
+    if __name__ == "__main__":      # python -m verify.checks.thm41_as_stated [--profile full]
+        run_alone(CHECKS)
 
 The runner (`Check.execute`) fills the context's `params` from the profile, evaluates
 `hypotheses` first — if any fails it returns NOT_APPLICABLE naming it and runs nothing else —
@@ -58,7 +61,7 @@ from verify import stats
 from verify.context import RunContext
 from verify.verdict import CheckResult, Hypothesis, Verdict
 
-__all__ = ["Check", "Diverged", "profile", "raise_if_diverged"]
+__all__ = ["Check", "Diverged", "profile", "raise_if_diverged", "run_alone"]
 
 
 def profile(**params: Any) -> Mapping[str, Any]:
@@ -472,3 +475,31 @@ def _mc_message(verdict: Verdict, lcb: float, ucb: float, rhs: float) -> str:
         f"rhs {rhs:.4g} lies inside the confidence interval [{lcb:.4g}, {ucb:.4g}]; "
         "more paths needed"
     )
+
+
+def run_alone(checks: Sequence[Check], argv: Sequence[str] | None = None) -> int:
+    """Run a check module's `CHECKS` on their own and print each result (no report folder).
+
+    Arguments: ``[--profile quick|full] [--seed N] [--alpha A] [--only ID ...]``. The numbers
+    equal those of `sdde-verify run` with the same seed. Returns 0.
+    """
+    import argparse
+
+    from verify.api import DEFAULT_SEED, run_check
+    from verify.checks import Registry
+
+    ap = argparse.ArgumentParser(description="Run these checks alone.")
+    ap.add_argument("--profile", choices=("quick", "full"), default="quick")
+    ap.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    ap.add_argument("--alpha", type=float, default=0.05)
+    ap.add_argument("--only", nargs="+", default=None)
+    args = ap.parse_args(argv)
+    registry = Registry(list(checks))
+    for check in checks:
+        if args.only and check.id not in args.only:
+            continue
+        res = run_check(check.id, args.profile, args.seed, alpha=args.alpha, registry=registry)
+        print(res)
+        for path in res.plots:
+            print(f"    plot: {path}")
+    return 0
