@@ -206,3 +206,31 @@ def test_sdde_divergence_reported_and_other_paths_continue():
     )
     assert r.diverged_from_step.tolist() == [1024, -1, 1029]
     assert r.diverged_paths.tolist() == [0, 2] and r.x_final[1, 0] == 0.0
+
+
+def _diff_variance(a, s, delta, K, m):
+    """Exact Var(x~_K - X_fine(t_K)) for dX = -a X dt + s dB from 0 (no delay), coarse EM
+    step delta and fine EM step h = delta/m on the same Brownian path: the difference is
+    s sum_i c_i dW_i with c_i = (1 - a delta)^{K-1-k(i)} - (1 - a h)^{mK-1-i}."""
+    h = delta / m
+    i = np.arange(m * K)
+    c = (1 - a * delta) ** (K - 1 - i // m) - (1 - a * h) ** (m * K - 1 - i)
+    return s * s * h * np.sum(c * c)
+
+
+def test_fine_and_coarse_share_brownian_path_exact_difference_law():
+    """The coarse–fine difference is Gaussian with mean 0 and the exact variance above:
+    sum D^2 / Var ~ chi2_P (99.9% two-sided), for the linear SDDE kernel and the coupling.
+    An independent fine path would give Var(x~) + Var(X) instead — far outside the interval."""
+    from numerics.coupling import simulate_coupled
+
+    a, s, delta, K, m, P = 2.0, 0.5, 0.05, 40, 4, 6000
+    lo, hi = stats.chi2.ppf([0.0005, 0.9995], P)
+    r = simulate_linear_sdde(a, s, tau=0.0, delta=delta, K=K, paths=P, seed=12, substeps=m)
+    v = _diff_variance(a, s, delta, K, m)
+    assert lo <= np.sum((r.x_final - r.X_fine) ** 2) / v <= hi
+    # coupled simulator on TwoPoint: a = eta/delta = 1, s = eta/sqrt(delta) sigma = sqrt(eta)
+    eta = 0.05
+    c = simulate_coupled(TwoPoint(), eta=eta, K=K, paths=P, seed=13, substeps=m)
+    v = _diff_variance(1.0, np.sqrt(eta), eta, K, m)
+    assert lo <= np.sum((c.x_scheme - c.X_fine) ** 2) / v <= hi
