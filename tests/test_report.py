@@ -291,3 +291,17 @@ def test_raise_if_diverged_reports_where():
         "simulation diverged: 2 of 4 paths non-finite (eta L = 2.1); earliest at step 12 (path 2)"
     )
     assert r.details["first_step"] == 12
+
+
+def test_run_returning_nothing_is_reported_as_an_error():
+    class Forgot(Check):
+        id = "F1"
+        result = "toy"
+        level = "as-stated"
+        claim = "forgot to return"
+
+        def run(self, ctx):
+            self.from_exact(ctx, 1.0, 1.0)
+
+    r = Forgot().execute(RunContext("F1"))
+    assert r.verdict is Verdict.INCONCLUSIVE and "returned NoneType" in r.message and r.error

@@ -154,6 +154,11 @@ class Check:
                 )
             else:
                 res = self.run(ctx)
+                if not isinstance(res, CheckResult):
+                    raise TypeError(
+                        f"{type(self).__name__}.run returned {type(res).__name__}, not a "
+                        "CheckResult; return one of the from_* helpers"
+                    )
         except Diverged as exc:
             res = self.diverged(ctx, exc.where, details=exc.details)
         except KeyboardInterrupt:
