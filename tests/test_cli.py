@@ -196,3 +196,12 @@ def test_run_alone_prints_each_result(capsys):
     assert run_alone(CHECKS, ["--seed", "3", "--only", "C1", "C2"]) == 0
     out = capsys.readouterr().out
     assert "[PASS] C1" in out and "[FAIL] C2" in out and "C3" not in out
+
+
+def test_full_profile_uses_full_parameters():
+    from verify import api
+    from verify.checks import Registry
+
+    reg = Registry([TrueMean()])
+    assert api.run(out=None, registry=reg)["C1"].paths == 200
+    assert api.run(out=None, registry=reg, profile="full")["C1"].paths == 2000

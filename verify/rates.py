@@ -159,7 +159,8 @@ def empirical_exponents(
     CI: OLS residual standard errors with Student-t ($J - 1 - \#$params dof) when there are
     residual degrees of freedom; otherwise the delta method from `standard_error`
     ($\mathrm{Var}\log\bar y \approx \mathrm{se}^2/\bar y^2$) with a normal quantile.
-    Points with non-positive estimates are dropped.
+    Points with non-positive estimates, or a non-positive value of a regressed parameter
+    (e.g. $l = 0$ when $l$ varies), are dropped from the regression.
     """
     y = np.asarray(estimate, dtype=float)
     keep = y > 0
