@@ -950,7 +950,7 @@ def asgd_moments_for(
     ks = k0 + np.arange(K)
     q = np.array([delay.probabilities(int(k)) for k in ks]).reshape(K, delay.l + 1)
     u = np.asarray(schedule.u(ks), dtype=float) if K else np.zeros(0)
-    hist = initial_history(xi, delay.l, problem.d, scale=1)
+    hist = initial_history(xi, delay.l, problem.d, scale=1, step=eta if delta is None else delta)
     model = _problem_noise(problem, noise, sigma_at, b, replace)
     res = quadratic_asgd_moments(
         Q,
