@@ -319,9 +319,28 @@ def _html_body(report: RunReport, plot_root: Path | str | None, embed: bool) -> 
         f"<p>Command: <code>{html.escape(str(meta.get('command', '')))}</code></p>"
         "<table><tr><th>id</th><th>result</th><th>level</th><th>verdict</th><th>method</th>"
         f"<th>estimate</th><th>rhs</th><th>message</th></tr>{rows}</table>{errors}"
+        + _LEGEND
         + "".join(result_section_html(r, embed, plot_root) for r in report.results)
-        + "</div>"
+        + "<section><h2>Run metadata</h2><details><summary>versions, machine, settings"
+        + f"</summary><pre>{html.escape(json.dumps(json_safe(meta), indent=1))}</pre>"
+        + "</details></section></div>"
     )
+
+
+_LEGEND = (
+    "<p><small><b>Verdicts</b> (SPEC §5): "
+    + " ".join(
+        f"{_badge(v)} {html.escape(text)}"
+        for v, text in (
+            (Verdict.PASS, "one-sided upper confidence bound of the LHS ≤ RHS;"),
+            (Verdict.FAIL, "lower confidence bound > RHS;"),
+            (Verdict.INCONCLUSIVE, "neither at this budget;"),
+            (Verdict.NOT_APPLICABLE, "a hypothesis fails (named), nothing was run;"),
+            (Verdict.DIVERGED, "the simulation blew up (where is stated)."),
+        )
+    )
+    + " Grids: Holm step-down for FAIL, intersection–union for PASS.</small></p>"
+)
 
 
 def _html_document(report: RunReport, plot_root: Path) -> str:
