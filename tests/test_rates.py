@@ -121,3 +121,32 @@ def test_two_parameter_form_true_passes_falsified_fails():
     assert res.details["fitted_constants"].keys() == {"C1", "C2"}
     assert res.confidence_bound > res.rhs  # FAIL: lower bound above the fitted bound
     assert {e["parameter"] for e in res.details["exponents"]} == {"K", "b"}
+
+
+def _simulate_point(p, seed):
+    # E LHS = 1/sqrt(K) + 1/K with relative Gamma noise (a module-level task: picklable)
+    mean = p["K"] ** -0.5 + 1.0 / p["K"]
+    return mean * np.random.default_rng(seed).gamma(4.0, 0.25, 300)
+
+
+def test_run_rate_end_to_end_through_a_check():
+    class RateCheck(Check):
+        id = "RR"
+        result = "Thm toy"
+        level = "as-applied"
+        claim = "E LHS <= C / K^e"
+
+        def run(self, ctx):
+            e = ctx.params["e"]
+            form = RateForm({"C": lambda p: p["K"] ** -e}, {"K": -e})
+            cal = [{"K": k} for k in (10, 30, 100, 300)]
+            held = [{"K": k} for k in (3000, 30000)]
+            return self.run_rate(ctx, form, _simulate_point, cal, held)
+
+    ok = RateCheck().execute(RunContext("RR"), {"e": 0.5})
+    bad = RateCheck().execute(RunContext("RR"), {"e": 1.0})
+    assert ok.verdict is Verdict.PASS and bad.verdict is Verdict.FAIL
+    assert len(bad.details["calibration_grid"]) == 4 and len(bad.details["grid"]) == 2
+    # calibration and held-out samples come from different streams
+    cal0 = bad.details["calibration_grid"][0]["estimate"]
+    assert ok.details["calibration_grid"][0]["estimate"] == cal0  # same seed, same numbers

@@ -305,3 +305,26 @@ def test_run_returning_nothing_is_reported_as_an_error():
 
     r = Forgot().execute(RunContext("F1"))
     assert r.verdict is Verdict.INCONCLUSIVE and "returned NoneType" in r.message and r.error
+
+
+def _grid_point(p, seed):
+    return np.random.default_rng(seed).normal(p["K"] ** -0.5, 0.01, 100)
+
+
+def test_run_grid_seeds_points_independently_of_the_grid():
+    class G(Check):
+        id = "G2"
+        result = "toy"
+        level = "as-applied"
+        claim = "E N(K^-1/2, 0.01^2) <= 1.1 K^-1/2"
+
+        def run(self, ctx):
+            pts = [{"K": k} for k in ctx.params["Ks"]]
+            return self.run_grid(ctx, _grid_point, pts, lambda p: 1.1 * p["K"] ** -0.5)
+
+    small = G().execute(RunContext("G2"), {"Ks": [1, 4]})
+    large = G().execute(RunContext("G2"), {"Ks": [1, 4, 16]})
+    assert small.verdict is Verdict.PASS and large.verdict is Verdict.PASS
+    assert [r["estimate"] for r in small.details["grid"]] == [
+        r["estimate"] for r in large.details["grid"][:2]
+    ]  # adding a point does not move the others

@@ -41,6 +41,7 @@ Helpers turning evidence into a `CheckResult` with the right verdict (SPEC §5):
 `from_samples` (one Monte Carlo mean vs rhs, fixed n), `from_sequential` (batches until
 decided, anytime-valid confidence sequence), `from_grid` (all grid points, Holm),
 `from_exact` (deterministic, tolerance tied to precision), `from_rate` (SPEC §2 rate check),
+`run_grid` / `run_rate` (simulate a grid on the executor with per-point seeds, then decide),
 `diverged`, and `make_result` (anything else). `plot_band` draws the standard plot (curve,
 band, bound over t); `plot_grid` the same over a grid (drawn automatically by `from_grid` and
 `from_rate`). `raise_if_diverged(sim, label)` turns a numerics result with diverged paths
@@ -336,6 +337,68 @@ class Check:
             details=details,
             **fields,
         )
+
+    def map_points(
+        self,
+        ctx: RunContext,
+        simulate: Callable[[Mapping[str, Any], np.random.SeedSequence], Any],
+        points: Sequence[Mapping[str, Any]],
+        stream: str = "grid",
+    ) -> list[Any]:
+        """`[simulate(p, seed_j) for p in points]` on the executor, point `j` seeded with the
+        stateless `ctx.seed(f"{stream}-{j}")` (so adding points does not move the others)."""
+        from verify.context import _SeededCall
+
+        tasks = [(dict(p), ctx.seed(f"{stream}-{j}")) for j, p in enumerate(points)]
+        return ctx.map(_SeededCall(simulate), tasks)
+
+    def run_grid(
+        self,
+        ctx: RunContext,
+        simulate: Callable[[Mapping[str, Any], np.random.SeedSequence], Any],
+        points: Sequence[Mapping[str, Any]],
+        rhs: Callable[[Mapping[str, Any]], float],
+        **kwargs: Any,
+    ) -> CheckResult:
+        """Simulate every grid point (`simulate(params, seed) -> samples of the LHS`), then
+        `from_grid` with `rhs(params)` per point. `kwargs` go to `from_grid`."""
+        samples = self.map_points(ctx, simulate, points, "grid")
+        return self.from_grid(ctx, samples, [rhs(p) for p in points], list(points), **kwargs)
+
+    def run_rate(
+        self,
+        ctx: RunContext,
+        form: Any,
+        simulate: Callable[[Mapping[str, Any], np.random.SeedSequence], Any],
+        calibration: Sequence[Mapping[str, Any]],
+        heldout: Sequence[Mapping[str, Any]],
+        bound: str = "student-t",
+        value_range: tuple[float, float] | None = None,
+        exponent_names: Sequence[str] = ("K", "b", "l"),
+        **fields: Any,
+    ) -> CheckResult:
+        """SPEC §2 rate check end to end: simulate the calibration and held-out grids (separate
+        seed streams, so the held-out samples are independent of the fit), fit the smallest
+        constants of `form` (`verify.rates.RateForm`), test on the held-out grid, report
+        exponents (`verify.rates.rate_check`), and return `from_rate`."""
+        from verify.rates import RatePoint, rate_check
+
+        cal = self.map_points(ctx, simulate, calibration, "calibration")
+        held = self.map_points(ctx, simulate, heldout, "heldout")
+        for name, pts, samples in (("calibration", calibration, cal), ("held-out", heldout, held)):
+            for p, x in zip(pts, samples):
+                if not np.all(np.isfinite(np.asarray(x, dtype=float))):
+                    return self.diverged(ctx, f"{name} point {dict(p)}: non-finite samples")
+        rate = rate_check(
+            form,
+            [RatePoint(dict(p), x) for p, x in zip(calibration, cal)],
+            [RatePoint(dict(p), x) for p, x in zip(heldout, held)],
+            ctx.alpha,
+            bound,
+            value_range,
+            exponent_names,
+        )
+        return self.from_rate(ctx, rate, **fields)
 
     def from_exact(
         self,
