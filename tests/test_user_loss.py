@@ -311,3 +311,19 @@ def test_user_problem_matches_hand_written_least_squares():
     np.testing.assert_allclose(prob.hessian(prob.x_star), A.T @ A / 90, rtol=1e-12)
     g = prob.minibatch_grad(X, idx)
     np.testing.assert_allclose(g, ref.mean(axis=1), rtol=1e-13)
+
+
+def test_label_interval_fallback_still_bounds_the_hessian():
+    # phi''(z, b) = b^2 exp(b z) is not a function of z - s b: labels enter as intervals
+    rng = np.random.default_rng(10)
+    A = rng.normal(size=(40, 2))
+    y = rng.uniform(-0.5, 0.5, size=40)  # 40 distinct labels > 16
+    loss = UserLoss("exp(b*dot(a, x)) + norm2(x)/2", 2)
+    assert loss.glm is not None
+    an = analyse_loss(loss, A, y, D=1.0)
+    assert an.L_ball.kind == "certified" and math.isfinite(an.L_ball.value)
+    for _ in range(30):
+        v = rng.normal(size=2)
+        p = an.x_star + rng.uniform() * v / np.linalg.norm(v)
+        ev = np.linalg.eigvalsh(loss.hess_F(p, A, y))
+        assert an.mu_ball.value <= ev[0] and ev[-1] <= an.L_ball.value

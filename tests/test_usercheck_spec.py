@@ -295,3 +295,39 @@ def test_synthetic_generators_are_seeded():
     np.testing.assert_allclose(lin.A @ coef, lin.y, atol=1e-10)
     assert "seed=1" in lin.source
     assert not lin.A.flags.writeable
+
+
+# ------------------------------------------------------------------ hypotheses for the checks
+@pytest.mark.parametrize(
+    ("expr", "labels", "on_ball", "expected"),
+    [
+        # smooth, L-Lipschitz, convex, strongly convex, quadratic
+        ("(dot(a, x) - b)**2/2", "linear", False, (True, True, True, True, True)),
+        ("softplus(-b*dot(a, x)) + 0.1/2*norm2(x)", "logistic", False, (True,) * 4 + (False,)),
+        ("softplus(-b*dot(a, x))", "logistic", False, (True, True, True, False, False)),
+        # on R^d the interval bound of the Welsch phi'' has an infinite tail (no L on R^d);
+        # on the ball it is finite
+        ("1 - exp(-(dot(a, x) - 3*b)**2/(2*0.25))", "linear", True, (True, True) + (False,) * 3),
+        (
+            "maximum(0, 1 - b*dot(a, x)) + norm2(x)",
+            "logistic",
+            False,
+            (False, False, True) + (False,) * 2,
+        ),
+    ],
+)
+def test_loss_hypotheses(expr, labels, on_ball, expected):
+    from theory.user_loss import UserLoss, analyse_loss
+    from verify.usercheck import loss_hypotheses
+
+    ds = load_dataset(DataSpec(kind=labels, n=80, d=3, seed=2))
+    an = analyse_loss(UserLoss(expr, 3), ds.A, ds.y, D=1.0)
+    hyps = loss_hypotheses(an, on_ball=on_ball)
+    assert [h.name for h in hyps] == [
+        "F smooth (C^2)",
+        "grad F L-Lipschitz",
+        "F convex",
+        "F strongly convex (mu > 0)",
+        "F quadratic",
+    ]
+    assert tuple(h.holds for h in hyps) == expected, [(h.name, h.holds, h.detail) for h in hyps]

@@ -135,6 +135,8 @@ class LossAnalysis:
         Sigma: $\Sigma(x^*)$, $d\times d$.
         A_tilde: $\nabla^2 F(x^*)$, $d\times d$ (None for non-smooth losses).
         notes: conventions and caveats, for reports.
+        phi2_range, phi2_range_ball: certified enclosure of $\inf, \sup \varphi''$ on
+            $\mathbb{R}$ and on the ball's range of $a_i^\top x$ (GLMs only).
     """
 
     x_star: np.ndarray
@@ -151,6 +153,14 @@ class LossAnalysis:
     Sigma: np.ndarray
     A_tilde: np.ndarray | None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    phi2_range: tuple[float, float] | None = None
+    phi2_range_ball: tuple[float, float] | None = None
+
+    @property
+    def quadratic(self) -> bool:
+        r"""True when $F$ is quadratic: a GLM with constant $\varphi''$ (certified)."""
+        r = self.phi2_range
+        return r is not None and r[0] == r[1]
 
 
 # --------------------------------------------------------------------------------------------
@@ -543,26 +553,53 @@ def _phi2_range(
     r"""Certified $(\inf, \sup)$ of $\varphi''(z, b_i)$ over $z \in [lo, hi]$ and the labels,
     and the smallest value attained at a point (a witness for $\varphi'' < 0$)."""
     uniq = np.unique(labels)
-    shifted = sympy.simplify(glm.phi2.xreplace({glm.z: glm.z + glm.b}))
-    if len(uniq) > 16 and not (shifted.free_symbols - {glm.z}):
-        # phi''(z, b) = psi''(z - b): bound psi'' over z - b in [lo - max b, hi - min b].
-        lo_r, hi_r = lo - float(uniq.max()), hi - float(uniq.min())
-        _, s = bound_on_interval(shifted, glm.z, lo_r, hi_r, maximise=True)
-        att, i = bound_on_interval(shifted, glm.z, lo_r, hi_r, maximise=False)
+    psi, shift = _label_shift(glm) if len(uniq) > 16 else (None, None)
+    if psi is not None:
+        # phi''(z, b) = psi(z - s b): bound psi over u = z - s b for z in [lo, hi], b in the data
+        sb = (shift * float(uniq.min()), shift * float(uniq.max()))
+        lo_r, hi_r = lo - max(sb), hi - min(sb)
+        _, s = bound_on_interval(psi, glm.z, lo_r, hi_r, maximise=True)
+        att, i = bound_on_interval(psi, glm.z, lo_r, hi_r, maximise=False)
         return i, s, att
+    max_boxes = 4000
     if len(uniq) <= 16:
         envs = [{glm.b: iv.mpf(float(v))} for v in uniq]
     else:
+        # b as an interval: the enclosure cannot close below the b-width, so cap the work
         edges = np.linspace(uniq.min(), uniq.max(), 9)
         envs = [{glm.b: iv.mpf([float(p), float(q)])} for p, q in itertools.pairwise(edges)]
+        max_boxes = 200
     sup_bound, inf_bound, inf_attained = -math.inf, math.inf, math.inf
     for env in envs:
-        _, s = bound_on_interval(glm.phi2, glm.z, lo, hi, env, maximise=True)
-        att, i = bound_on_interval(glm.phi2, glm.z, lo, hi, env, maximise=False)
+        _, s = bound_on_interval(glm.phi2, glm.z, lo, hi, env, maximise=True, max_boxes=max_boxes)
+        att, i = bound_on_interval(
+            glm.phi2, glm.z, lo, hi, env, maximise=False, max_boxes=max_boxes
+        )
         sup_bound = max(sup_bound, s)
         inf_bound = min(inf_bound, i)
         inf_attained = min(inf_attained, att)
     return inf_bound, sup_bound, inf_attained
+
+
+def _label_shift(glm: GLMStructure) -> tuple[sympy.Expr | None, float | None]:
+    r"""$(\psi, s)$ with $\varphi''(z, b) = \psi(z - s b)$ for a constant $s$, if that holds.
+
+    $s = -\partial_b\varphi'' / \partial_z\varphi''$ must simplify to a number, and
+    $\psi(u) = \varphi''(u + s b, b)$ must then be free of $b$ (e.g. $s = 1$ for
+    $\varphi = \rho(z - b)$, $s = 0$ when $\varphi''$ does not depend on $b$)."""
+    z, b, phi2 = glm.z, glm.b, glm.phi2
+    if b not in phi2.free_symbols:
+        return phi2, 0.0
+    dz = sympy.diff(phi2, z)
+    if dz == 0:
+        return None, None
+    ratio = sympy.simplify(-sympy.diff(phi2, b) / dz)
+    if not (ratio.is_number and ratio.is_finite and ratio.is_real):
+        return None, None
+    psi = sympy.simplify(phi2.xreplace({z: z + ratio * b}))
+    if b in psi.free_symbols:
+        return None, None
+    return psi, float(ratio)
 
 
 def _glm_constants(
@@ -712,6 +749,7 @@ def analyse_loss(
         )
 
     A_tilde = loss.hess_F(x_star, A, y)
+    phi2_range = phi2_range_ball = None
     eig = np.array([np.linalg.eigvalsh(loss.hess_F(p, A, y))[[0, -1]] for p in points])
     sampled_min, sampled_max = float(eig[:, 0].min()), float(eig[:, 1].max())
     witness_idx = int(np.argmin(eig[:, 0]))
@@ -738,6 +776,7 @@ def analyse_loss(
         z_lo -= 1e-9 * max(1.0, abs(z_lo))
         z_hi += 1e-9 * max(1.0, abs(z_hi))
         inf2b, sup2b, _ = _phi2_range(glm, y, z_lo, z_hi)
+        phi2_range, phi2_range_ball = (inf2, sup2), (inf2b, sup2b)
         Lb, mub = _glm_constants(glm, lam_min, lam_max, inf2b, sup2b)
         how_b = f"GLM on B(x*, {radius:.6g}): a_i^T x in [{z_lo:.6g}, {z_hi:.6g}], " + (
             f"phi'' in [{inf2b:.6g}, {sup2b:.6g}]"
@@ -787,6 +826,8 @@ def analyse_loss(
         Sigma=Sigma,
         A_tilde=A_tilde,
         notes=tuple(notes),
+        phi2_range=phi2_range,
+        phi2_range_ball=phi2_range_ball,
     )
 
 
