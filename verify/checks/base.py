@@ -3,7 +3,7 @@ r"""The `Check` base class: one claim of the paper at one level, in one short fi
 A check file looks like this (the whole file)::
 
     '''Thm 4.1 as stated: $\mathbb E\|X(t)-x^*\|^2 \le \dots$ (paper §4.1).'''
-    from verify.checks.base import Check, profile, run_alone
+    from verify.checks.base import Check, profile, raise_if_diverged, run_alone
     from verify.verdict import Hypothesis
 
     class Thm41AsStated(Check):
@@ -16,15 +16,18 @@ A check file looks like this (the whole file)::
         quick = profile(paths=2000, T=5.0)      # read-only mappings (ruff RUF012-clean)
         full = profile(paths=50000, T=20.0)
 
-        def hypotheses(self, ctx):
-            p = ctx.params
-            return [Hypothesis("V < 0", v < 0, f"V = {v:.4g}")]
+        def hypotheses(self, ctx):                  # evaluated first, at ctx.params
+            V = rightmost_root(ctx.params)             # (theory layer)
+            return [Hypothesis("V < 0", V < 0, f"V = {V:.4g}")]
 
         def run(self, ctx):
-            samples = ctx.map_seeded(simulate_chunk, chunks)   # tasks carry their seeds
-            ...
-            return self.from_samples(ctx, samples, rhs, bound="student-t",
-                                     plots=[self.plot_band(ctx, "bound", t, ...)])
+            p = ctx.params
+            sim = simulate_sdde(..., paths=p["paths"], seed=ctx.seed("sdde"),  # numerics
+                                map_fn=ctx.map)          # chunks run on the chosen executor
+            raise_if_diverged(sim, f"eta = {p['eta']}")  # -> DIVERGED, says where
+            lhs = sq_error(sim, t=p["T"])                # one sample per path
+            plot = self.plot_band(ctx, "bound", t, mean_t, lcb_t, ucb_t, bound_t)
+            return self.from_samples(ctx, lhs, rhs, bound="student-t", plots=[plot])
 
     CHECKS = [Thm41AsStated()]
 
