@@ -151,6 +151,7 @@ def run(
                 overrides=overrides,
                 on_result=on_result,
             )
+            meta["finished"] = run_metadata()["started"]
             return RunReport(results, meta, None, dict(reg.errors))
         name = run_name or default_run_name(profile, seed)
         with ReportWriter(out, name) as writer:

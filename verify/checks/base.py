@@ -179,6 +179,11 @@ class Check:
         res.runtime_s = time.perf_counter() - start
         if res.seed is None:
             res.seed = ctx.global_seed
+        res.details.setdefault(
+            "seed_stream",
+            f"SeedSequence(entropy={ctx.seed_sequence.entropy}, "
+            f"spawn_key={ctx.seed_sequence.spawn_key})",
+        )
         res.details.setdefault("profile", ctx.profile)
         res.details.setdefault("params", ctx.params)
         return res
