@@ -205,3 +205,25 @@ def test_full_profile_uses_full_parameters():
     reg = Registry([TrueMean()])
     assert api.run(out=None, registry=reg)["C1"].paths == 200
     assert api.run(out=None, registry=reg, profile="full")["C1"].paths == 2000
+
+
+def test_registry_loading_selection_and_errors():
+    import pytest
+
+    from verify.checks import CheckSelectionError, Registry, load_checks, select
+
+    reg = load_checks(["tests.test_cli", "tests.no_such_module"])
+    assert reg.ids() == ["C1", "C2", "C3"] and list(reg.errors) == ["tests.no_such_module"]
+
+    class Named(TrueMean):
+        def __init__(self, check_id):
+            self.id = check_id
+
+    reg = Registry([Named(i) for i in ("R6-as-stated", "R10", "R6.2", "R60", "R2")])
+    assert [c.id for c in select(reg, ["R6"])] == ["R6-as-stated", "R6.2"]  # not R60
+    assert [c.id for c in select(reg, ["R60", "R2"])] == ["R2", "R60"]
+    assert [c.id for c in select(reg, None)] == ["R2", "R6-as-stated", "R6.2", "R10", "R60"]
+    with pytest.raises(CheckSelectionError, match="--only"):
+        select(reg, ["R7"])
+    with pytest.raises(CheckSelectionError, match="twice"):
+        load_checks(["tests.test_cli", "tests.test_cli"])

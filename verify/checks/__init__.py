@@ -103,7 +103,7 @@ def select(registry: Registry, only: Iterable[str] | None) -> list:
     a separator (``"R6"`` matches ``"R6-as-stated"`` and ``"R6.2"``, not ``"R60"``).
     """
     if not only:
-        return list(registry.checks)
+        return sorted(registry.checks, key=lambda c: _natural_key(c.id))
     chosen = []
     for name in only:
         hits = [
