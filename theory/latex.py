@@ -18,11 +18,15 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
+import numpy as np
 import sympy as sp
 
 from theory import energy as E
+from theory.constants import thm32_lines, thm34_lines, thm41_constants, thm42_bound
 from theory.errors import InputError
 from theory.ito import LATEX_NAMES, SDDE, ito_differential, state_symbols
+from theory.ou import ou_from_regression
+from theory.roots import characteristic_roots
 from theory.schemes import SCHEDULES, IdentityCheck, check_schedule, em_step_eq6, step_eq5
 
 __all__ = [
@@ -36,18 +40,21 @@ __all__ = [
     "write_document",
 ]
 
-# TODO (sections owned by other theory modules; import them directly once they expose a
-# module-level ``latex_section() -> str``):
-#   - theory.ou.latex_section()          R5  OU moments
-#   - theory.fundamental.latex_section() Γ   fundamental solution (R6)
-#   - theory.roots.latex_section()       V   certified rightmost root (R6)
-#   - theory.constants.latex_section()   Thm 4.1 constants, C2, C4, H (R6, R7)
+# TODO (section owned by another theory module; include it once it exists):
+#   - theory.fundamental: a ``latex_section`` for Γ (R6). Γ enters the document through
+#     c_lambda in the Theorem 4.1 constants section meanwhile.
 PENDING_SECTIONS: tuple[tuple[str, str], ...] = (
-    ("theory.ou", "R5: Ornstein--Uhlenbeck moments (Section 4)"),
     ("theory.fundamental", "Fundamental solution $\\Gamma$ (R6, Theorem 4.1)"),
-    ("theory.roots", "Certified rightmost characteristic root $V$ (R6, Theorem 4.1)"),
-    ("theory.constants", "Explicit constants of Theorem 4.1, $C_2$, $C_4$, $H$"),
 )
+
+# The worked example of :func:`section_worked_example`: the paper's Section 5 problem.
+EXAMPLE = {
+    "eta": 0.005,  # learning rate (Section 5)
+    "l": 10,  # constant delay (Section 5)
+    "x0": 4.0,  # xi = 4 on [-tau, 0] (Section 5)
+    "K": 200,  # iterations for the Thm 3.2/3.4 recursions (eta = 1/K there)
+    "D": 5.0,  # Thm 4.2 ball radius (hypothesis; paths from x0 = 4 towards x* = 0)
+}
 
 
 class LatexBuildError(RuntimeError):
@@ -390,6 +397,48 @@ def section_r8() -> str:
     return "".join(out)
 
 
+def section_worked_example() -> str:
+    r"""R5, R6 and the explicit constants on the paper's Section 5 problem.
+
+    $F(x) = \tfrac12\bigl(\tfrac12(x+1)^2 + \tfrac12(x-1)^2\bigr)$ (the average, SPEC §1):
+    $\nabla F = x$, $\tilde A = 1$, $x^* = 0$, single-sample noise $\pm1$, $b = 1$, so
+    $\Sigma(x^*) = 1$; $\eta = \delta = 0.005$, $l = 10$, $\tau = l\delta$, $\xi = 4$.
+    The subsections are produced by :mod:`theory.ou`, :mod:`theory.roots` and
+    :mod:`theory.constants`.
+    """
+    eta, l, x0 = EXAMPLE["eta"], EXAMPLE["l"], EXAMPLE["x0"]
+    tau = l * eta
+    A_rows = np.array([[1.0], [1.0]])  # F = (1/2n)||A x - B||^2 with n = 2
+    B = np.array([-1.0, 1.0])
+    A_tilde = A_rows.T @ A_rows / 2
+    ou = ou_from_regression(A_rows, B, 1, eta, np.array([x0]))
+    sigma_sq = float(np.trace(ou.GGt))
+    roots = characteristic_roots(A_tilde, tau)
+    V = float(roots.V)
+    lam = -V / 2
+    thm41 = thm41_constants(A_tilde, tau, lam, eta * tau**2, abs(x0), sigma_sq, V=V)
+    K = EXAMPLE["K"]
+    Phi = 2 * np.sqrt(sigma_sq)  # Phi = sqrt(tr Sigma) + sqrt(tr Sigma), b = 1
+    thm32 = thm32_lines(K, 1 / K, 1.0, l, Phi / K, Phi=Phi)
+    thm34 = thm34_lines(K, 1 / K, 1.0, l, Phi, 1.0)
+    thm42 = thm42_bound(eta, 1.0, 1.0, EXAMPLE["D"], tau, sigma_sq)
+    intro = (
+        "\\section{R5, R6 and explicit constants: the Section 5 problem}\n"
+        "Worked example, computed by \\texttt{theory.ou}, \\texttt{theory.roots} and "
+        "\\texttt{theory.constants}: $F(x)=\\frac12\\bigl(\\frac12(x+1)^2+\\frac12(x-1)^2"
+        "\\bigr)$ (the average, SPEC \\S1), so $\\nabla F=x$, $\\tilde A=1$, $x^*=0$, "
+        "single-sample gradient noise $\\pm1$, $b=1$, $\\Sigma(x^*)="
+        f"{sigma_sq:g}$; $\\eta=\\delta={eta:g}$, $l={l}$, $\\tau=l\\delta={tau:g}$, "
+        f"$\\xi\\equiv{x0:g}$. Theorem 4.1 uses $\\lambda=-V/2$ and "
+        "$\\epsilon=\\eta\\tau^2$; Theorems 3.2/3.4 use "
+        f"$K={K}$, $\\eta=1/K$, $L=1$, $\\Phi=2\\sqrt{{\\operatorname{{tr}}\\Sigma}}$; "
+        f"Theorem 4.2 uses $\\mu=L=1$ and the ball radius $D={EXAMPLE['D']:g}$ (a hypothesis "
+        "on the paths, chosen to contain $\\xi$ and $x^*$).\n\n"
+    )
+    parts = [ou, roots, thm41, thm32, thm34, thm42]
+    return intro + "\n".join(p.latex_section() for p in parts) + "\n"
+
+
 def section_pending() -> str:
     """Clearly marked list of sections still to be provided by other modules."""
     return "\\section{Sections from other theory modules (TODO)}\n" + _itemize(
@@ -423,6 +472,7 @@ def build_document() -> str:
         section_r1(),
         section_r7(),
         section_r8(),
+        section_worked_example(),
         section_pending(),
     ]
     return preamble + "".join(body) + "\\end{document}\n"
