@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 import sympy as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from theory.errors import InputError
 from theory.ito import (
@@ -113,3 +115,31 @@ def test_rejects_floats_and_bad_shapes():
         generator(sp.Float(0.5) * x**2, sdde)
     assert TR in quadratic_generator_vector_form(t, 0, 1, 1, t).free_symbols
     assert IP in quadratic_generator_vector_form(t, 0, 1, 1, t).free_symbols
+
+
+small = st.integers(min_value=-5, max_value=5)
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    d=st.integers(min_value=1, max_value=3),
+    r=st.integers(min_value=1, max_value=3),
+    data=st.data(),
+)
+def test_quadratic_f_linear_sdde_matrix_formula(d, r, data):
+    # Reference by matrix algebra (no differentiation): f = x^T M x + c^T x with M symmetric,
+    # b = B x + C y, g constant: L f = (2 M x + c)^T b + tr(g g^T M).
+    def mat(rows, cols):
+        return sp.Matrix(rows, cols, lambda i, j: sp.Integer(data.draw(small)))
+
+    M0 = mat(d, d)
+    M = (M0 + M0.T) / 2
+    c, Bm, Cm, g = mat(d, 1), mat(d, d), mat(d, d), mat(d, r)
+    x = sp.Matrix(state_symbols(d, "x"))
+    y = sp.Matrix(state_symbols(d, "y"))
+    b = Bm * x + Cm * y
+    sdde = SDDE(t=t, x=tuple(x), y=tuple(y), drift=b, diffusion=g)
+    f = (x.T * M * x)[0, 0] + (c.T * x)[0, 0]
+    reference = ((2 * M * x + c).T * b)[0, 0] + (g * g.T * M).trace()
+    assert sp.expand(generator(f, sdde) - reference) == 0
+    assert sp.expand(ito_differential(f, sdde).dB - (2 * M * x + c).T * g) == sp.zeros(1, r)
