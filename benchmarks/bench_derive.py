@@ -53,7 +53,13 @@ def main(repeats: int = 3) -> None:
         written = [line for line in pages.splitlines() if "Output written" in line]
     sections = {
         name: statistics.median(_time(getattr(X, name), repeats))
-        for name in ("section_ito", "section_r1", "section_r7", "section_r8")
+        for name in (
+            "section_ito",
+            "section_r1",
+            "section_r7",
+            "section_r8",
+            "section_worked_example",
+        )
     }
     m0, m1 = statistics.median(no_pdf), statistics.median(with_pdf)
     print(f"repeats={repeats} (SymPy cache cleared before each run)")
