@@ -10,7 +10,9 @@ reports and `latest` untouched.
 
 `results.json` layout (`SCHEMA_VERSION`): ``{"schema_version", "run": {run metadata: name,
 seed, profile, alpha, command, executor, started/finished, versions, machine}, "summary":
-{verdict: count}, "results": [CheckResult.to_dict(), …]}``.
+{verdict: count}, "results": [CheckResult.to_dict(), …]}``. `TIMING_FIELDS` lists the fields
+that depend on when, where and how the run was executed rather than on its numbers;
+`strip_timing` removes them, and the rest is byte-identical across executors and worker counts.
 
 JUnit mapping: PASS → passed; FAIL → `<failure>`; DIVERGED or a check that raised →
 `<error>`; INCONCLUSIVE → `<skipped>`; NOT_APPLICABLE → `<skipped>` with the failed hypothesis.
@@ -39,11 +41,13 @@ from verify.verdict import CheckResult, Verdict, fmt, json_safe
 
 __all__ = [
     "SCHEMA_VERSION",
+    "TIMING_FIELDS",
     "ReportInputError",
     "ReportWriter",
     "RunReport",
     "result_section_html",
     "run_metadata",
+    "strip_timing",
     "verdict_table_text",
 ]
 
@@ -498,3 +502,25 @@ def default_run_name(profile: str, seed: int) -> str:
     """``YYYYmmdd-HHMMSS-<profile>-s<seed>`` in UTC."""
     stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
     return f"{stamp}-{profile}-s{seed}"
+
+
+#: Fields of `results.json` that depend on when, where and how a run was executed (executor,
+#: worker count, command line, clock), not on its numbers: ``run.<key>`` and
+#: ``results[i].<key>``. Everything else is identical for serial, process and dask runs.
+TIMING_FIELDS: dict[str, tuple[str, ...]] = {
+    "run": ("started", "finished", "name", "command", "executor", "workers"),
+    "results": ("runtime_s",),
+}
+
+
+def strip_timing(obj: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a `results.json` document (or `RunReport.to_dict()`) without `TIMING_FIELDS`."""
+    out = dict(obj)
+    if isinstance(out.get("run"), dict):
+        out["run"] = {k: v for k, v in out["run"].items() if k not in TIMING_FIELDS["run"]}
+    if isinstance(out.get("results"), list):
+        out["results"] = [
+            {k: v for k, v in r.items() if k not in TIMING_FIELDS["results"]}
+            for r in out["results"]
+        ]
+    return out
