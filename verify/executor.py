@@ -1,25 +1,52 @@
-"""Executors: where the tasks of a check run (serial, local processes, dask).
+"""Executors: where the tasks of a check run (serial, local processes, dask.distributed).
 
-Contract (`Executor`): `map(fn, tasks)` returns `[fn(t) for t in tasks]` **in task order**.
-Tasks carry their own `numpy.random.SeedSequence` (see `verify.context.RunContext.map_seeded`
-and `numerics/rng.py`), so results are bit-identical whichever executor runs them and however
-many workers it has. `fn` and the tasks must be picklable (module-level functions) for the
-process and dask executors (closures are fine when cloudpickle is installed).
+Contract (`Executor`): `map(fn, tasks)` returns `[fn(t) for t in tasks]` **in task order**,
+and the same values on every executor and for every number of workers. Three things make
+that true:
 
-- `SerialExecutor()` — in this process.
+1. **Seeds travel with the tasks.** A task is (check × grid point × chunk of paths); it carries
+   its own child `numpy.random.SeedSequence` (`verify.context.RunContext.seed`, `map_seeded`,
+   `numerics.rng.run_chunked`), so where and when it runs does not matter.
+2. **One BLAS thread per task, everywhere.** A multi-threaded BLAS splits long dot products
+   and factorisations between threads and so changes the last bits of the result (measured
+   here: `x @ x` for 2·10⁶ numbers differs by 2e−9 between 1 and 2 OpenBLAS threads). Every
+   executor — the serial one included — therefore runs each task under
+   `threadpoolctl.threadpool_limits(1)` (when `threadpoolctl` is installed; worker processes
+   also get ``OMP_NUM_THREADS=OPENBLAS_NUM_THREADS=MKL_NUM_THREADS=1``). Code of a check that
+   runs outside `map` runs in the client process on every executor, so it is unaffected.
+3. **A failing task fails the same way everywhere.** The exception is caught inside the task,
+   its traceback formatted there, and the exception object (after a pickle round trip, which
+   every executor applies, so the serial one does not differ) is re-raised by `map` in the
+   client with the task's traceback text attached as its cause (`TaskTraceback`). When several
+   tasks fail, the one with the **lowest task index** is raised, so `CheckResult.error` is the
+   same text on every executor.
+
+Executors:
+
+- `SerialExecutor()` — in this process, stops at the first failing task.
 - `ProcessExecutor(workers)` — `concurrent.futures.ProcessPoolExecutor` with the *spawn*
   start method (safe with threads, same behaviour on every OS); `fn` travels by cloudpickle
   when it is installed (it comes with dask), so closures work too.
 - `DaskExecutor(scheduler=None, workers=2)` — attaches to a running scheduler
-  (``tcp://HOST:PORT``) or starts `LocalCluster(n_workers=workers, threads_per_worker=1,
-  processes=True)` on the loopback interface. If a worker dies, dask re-runs its tasks
-  elsewhere; since each task carries its seed, the results do not change.
+  (``tcp://HOST:PORT``; its workers must have the same package versions, which is checked) or
+  starts `LocalCluster(n_workers=workers, threads_per_worker=1, processes=True)` on the
+  loopback interface. If a worker dies mid-run, dask re-runs its tasks on another worker;
+  since each task carries its seed, the results do not change.
+
+`fn` and the tasks must be picklable for the process and dask executors (module-level
+functions, or closures when cloudpickle is installed).
 """
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
-from collections.abc import Callable, Sequence
+import os
+import pickle
+import sys
+import traceback
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any, Protocol, runtime_checkable
 
@@ -32,14 +59,41 @@ __all__ = [
     "ExecutorInputError",
     "ProcessExecutor",
     "SerialExecutor",
+    "TaskError",
+    "TaskTraceback",
     "make_executor",
+    "single_threaded_blas",
+    "worker_environment",
 ]
 
 EXECUTORS = ("serial", "process", "dask")
 
+#: Environment of every worker process: one thread per BLAS / OpenMP pool (see point 2 above).
+WORKER_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+#: Packages whose versions must agree between the client and every dask worker (their
+#: numerics decide the bits of the results).
+PINNED_PACKAGES = ("sdde-verify", "numpy", "scipy", "sympy", "mpmath", "cloudpickle")
+
 
 class ExecutorInputError(InputError):
-    """Bad executor settings (kind, workers, scheduler address)."""
+    """Bad executor settings (kind, workers, scheduler address, mismatched workers)."""
+
+
+class TaskError(RuntimeError):
+    """Stands in for a task's exception that cannot be pickled (its type and message kept)."""
+
+
+class TaskTraceback(Exception):
+    """The traceback of a failed task, formatted where the task ran (the `__cause__` of the
+    exception `map` re-raises)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+    def __str__(self) -> str:
+        return f'\n"""\n{self.text}"""'
 
 
 @runtime_checkable
@@ -56,7 +110,84 @@ class Executor(Protocol):
     def close(self) -> None: ...
 
 
-class _Closing:
+# ----------------------------------------------------------------------------- task wrapper
+@contextlib.contextmanager
+def single_threaded_blas() -> Iterator[None]:
+    """Run the block with one BLAS/OpenMP thread (no-op without `threadpoolctl`)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl is installed here
+        _warn_no_threadpoolctl()
+        yield
+        return
+    with threadpool_limits(limits=1):
+        yield
+
+
+_warned: list[bool] = []
+
+
+def _warn_no_threadpoolctl() -> None:  # pragma: no cover - depends on the installation
+    if not _warned:
+        _warned.append(True)
+        warnings.warn(
+            "threadpoolctl is not installed: BLAS may use several threads inside tasks of the "
+            "serial executor, and results can then differ from the process/dask executors in "
+            "the last bits. Fix: pip install threadpoolctl",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+
+
+class _Failed:
+    """What a task returns instead of raising: the (picklable) exception and its traceback."""
+
+    def __init__(self, exc: BaseException, text: str) -> None:
+        self.exc = exc
+        self.text = text
+
+
+def _portable_exception(exc: BaseException) -> BaseException:
+    """`exc` after a pickle round trip (as it would arrive from another process), without
+    traceback or chained exceptions; a `TaskError` with the same text if it does not pickle."""
+    try:
+        import cloudpickle as _pickle
+    except ImportError:  # pragma: no cover - cloudpickle comes with dask
+        _pickle = pickle
+    try:
+        out = pickle.loads(_pickle.dumps(exc))
+    except Exception:
+        out = TaskError(f"{type(exc).__qualname__}: {exc}")
+    out.__traceback__ = None
+    out.__cause__ = out.__context__ = None
+    return out
+
+
+class _Task:
+    """Picklable wrapper run where the task runs: one BLAS thread; exceptions become `_Failed`."""
+
+    def __init__(self, fn: Callable[[Any], Any]) -> None:
+        self.fn = fn
+
+    def __call__(self, task: Any) -> Any:
+        with single_threaded_blas():
+            try:
+                return self.fn(task)
+            except Exception as exc:
+                return _Failed(_portable_exception(exc), traceback.format_exc())
+
+
+def _raise_failure(failed: _Failed) -> None:
+    exc = failed.exc
+    raise exc from TaskTraceback(failed.text)
+
+
+class _Base:
+    """Common `map`: outcomes in task order, then the lowest-index failure is re-raised."""
+
+    name = "base"
+    workers = 1
+
     def __enter__(self):
         return self
 
@@ -66,17 +197,64 @@ class _Closing:
     def close(self) -> None:
         return None
 
+    def map(
+        self,
+        fn: Callable[[Any], Any],
+        tasks: Sequence[Any],
+        on_done: Callable[[], None] | None = None,
+    ) -> list[Any]:
+        """`[fn(t) for t in tasks]` in task order; `on_done()` after each finished task.
 
-class SerialExecutor(_Closing):
-    """Runs the tasks one after the other in this process."""
+        Raises:
+            Exception: the exception of the failing task with the lowest index (its traceback
+                in the task is the `__cause__`, a `TaskTraceback`).
+        """
+        tasks = list(tasks)
+        if not tasks:
+            return []
+        out = self._run(_Task(fn), tasks, on_done)
+        for value in out:
+            if isinstance(value, _Failed):
+                _raise_failure(value)
+        return out
+
+    def _run(self, task_fn: _Task, tasks: list[Any], on_done) -> list[Any]:
+        raise NotImplementedError
+
+
+class _Progress:
+    """Bookkeeping for out-of-order completion: stop once every task before the lowest-index
+    failure has finished (that failure is then the one a serial run would raise)."""
+
+    def __init__(self, n: int) -> None:
+        self.out: list[Any] = [None] * n
+        self.done = [False] * n
+        self.first_failure = n
+
+    def record(self, i: int, value: Any) -> None:
+        self.out[i] = value
+        self.done[i] = True
+        if isinstance(value, _Failed) and i < self.first_failure:
+            self.first_failure = i
+
+    def finished(self) -> bool:
+        return all(self.done[: self.first_failure])
+
+
+# ----------------------------------------------------------------------------- executors
+class SerialExecutor(_Base):
+    """Runs the tasks one after the other in this process (stops at the first failure)."""
 
     workers = 1
     name = "serial"
 
-    def map(self, fn, tasks, on_done=None):
+    def _run(self, task_fn, tasks, on_done):
         out = []
         for task in tasks:
-            out.append(fn(task))
+            value = task_fn(task)
+            out.append(value)
+            if isinstance(value, _Failed):
+                break
             if on_done is not None:
                 on_done()
         return out
@@ -105,15 +283,20 @@ def _portable(fn: Callable[[Any], Any]) -> tuple[Callable[[Any, Any], Any], Any]
     return _apply_cloudpickled, cloudpickle.dumps(fn)
 
 
+def _worker_init() -> None:
+    """Initializer of process-pool workers: one thread per BLAS pool loaded later."""
+    os.environ.update(WORKER_ENV)
+
+
 def _check_workers(workers: int) -> int:
-    if not isinstance(workers, int) or workers < 1:
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ExecutorInputError(
             "workers", workers, "must be a positive integer", "pass e.g. --workers 2"
         )
     return workers
 
 
-class ProcessExecutor(_Closing):
+class ProcessExecutor(_Base):
     """A pool of `workers` spawned processes (`concurrent.futures`), created lazily."""
 
     name = "process"
@@ -125,28 +308,32 @@ class ProcessExecutor(_Closing):
     def _ensure(self) -> ProcessPoolExecutor:
         if self._pool is None:
             ctx = multiprocessing.get_context("spawn")
-            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx)
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.workers, mp_context=ctx, initializer=_worker_init
+            )
         return self._pool
 
-    def map(self, fn, tasks, on_done=None):
-        tasks = list(tasks)
-        if not tasks:
-            return []
+    def pids(self) -> list[int]:
+        """Process ids of the pool's workers (empty before the first `map`)."""
+        return [] if self._pool is None else sorted(self._pool._processes)
+
+    def _run(self, task_fn, tasks, on_done):
         pool = self._ensure()
-        call, payload = _portable(fn)
+        call, payload = _portable(task_fn)
         futures = [pool.submit(call, payload, t) for t in tasks]
         index = {f: i for i, f in enumerate(futures)}
-        out: list[Any] = [None] * len(tasks)
+        state = _Progress(len(tasks))
         try:
             for fut in as_completed(futures):
-                out[index[fut]] = fut.result()
+                state.record(index[fut], fut.result())
                 if on_done is not None:
                     on_done()
-        except BaseException:
+                if state.finished():
+                    break
+        finally:
             for f in futures:
                 f.cancel()
-            raise
-        return out
+        return state.out
 
     def close(self) -> None:
         if self._pool is not None:
@@ -157,7 +344,39 @@ class ProcessExecutor(_Closing):
         return f"ProcessExecutor(workers={self.workers})"
 
 
-class DaskExecutor(_Closing):
+# ----------------------------------------------------------------------------- dask
+def worker_environment() -> dict[str, Any]:
+    """What decides the bits of a task's result on this machine: Python and `PINNED_PACKAGES`
+    versions, and the SIMD targets NumPy dispatches to (e.g. AVX512 vs AVX2 kernels of
+    `exp`/`log`/`sum` round differently). Runs on the client and on every dask worker."""
+    import importlib.metadata as md
+
+    env: dict[str, Any] = {"python": sys.version.split()[0]}
+    for name in PINNED_PACKAGES:
+        try:
+            env[name] = md.version(name)
+        except md.PackageNotFoundError:
+            env[name] = "not installed"
+    try:
+        from numpy._core import _multiarray_umath as umath
+    except ImportError:  # pragma: no cover - numpy < 2
+        from numpy.core import _multiarray_umath as umath
+    features = getattr(umath, "__cpu_features__", {})
+    env["numpy_simd"] = [t for t in getattr(umath, "__cpu_dispatch__", []) if features.get(t)]
+    return env
+
+
+def _probe_worker() -> dict[str, Any]:
+    """Sent to every worker *by value*; imports our package there, so a worker without it says
+    so instead of failing later inside a check."""
+    try:
+        from verify.executor import worker_environment as env
+    except Exception as exc:  # reported to the user with the fix
+        return {"error": f"{type(exc).__name__}: {exc}"}
+    return env()
+
+
+class DaskExecutor(_Base):
     """Dask distributed: attach to `scheduler` or start a loopback `LocalCluster`.
 
     Arguments:
@@ -165,11 +384,26 @@ class DaskExecutor(_Closing):
             `LocalCluster(n_workers=workers, threads_per_worker=1, processes=True)` bound to
             127.0.0.1 (no dashboard).
         workers: number of worker processes of the local cluster (ignored when attaching).
+        timeout: seconds to wait for the scheduler to answer and for a first worker.
+        check_versions: when attaching, compare `worker_environment()` of the client and of
+            every worker: different package versions raise `ExecutorInputError`; different
+            NumPy SIMD targets only warn (results may then differ in the last bits).
+
+    Raises:
+        ExecutorInputError: dask missing, bad address, no scheduler or no worker answering, or
+            workers without the package / with different package versions.
     """
 
     name = "dask"
 
-    def __init__(self, scheduler: str | None = None, workers: int = 2) -> None:
+    def __init__(
+        self,
+        scheduler: str | None = None,
+        workers: int = 2,
+        *,
+        timeout: float = 30.0,
+        check_versions: bool = True,
+    ) -> None:
         try:
             from distributed import Client, LocalCluster
         except ImportError:  # pragma: no cover - depends on the installation
@@ -190,7 +424,32 @@ class DaskExecutor(_Closing):
                     "is not a scheduler address",
                     "pass e.g. --scheduler tcp://127.0.0.1:8786",
                 )
-            self.client = Client(scheduler)
+            try:
+                self.client = Client(scheduler, timeout=timeout)
+            except (OSError, TimeoutError) as exc:
+                raise ExecutorInputError(
+                    "scheduler",
+                    scheduler,
+                    f"no dask scheduler answers there ({type(exc).__name__})",
+                    "start one with `dask scheduler` on that host, or check host and port",
+                ) from None
+            try:
+                self.client.wait_for_workers(1, timeout=timeout)
+            except (OSError, TimeoutError):
+                self.client.close()
+                raise ExecutorInputError(
+                    "scheduler",
+                    scheduler,
+                    f"has no worker after {timeout:g} s",
+                    f"start `dask worker {scheduler} --nworkers N --nthreads 1` on each host",
+                ) from None
+            self.workers = len(self.client.scheduler_info()["workers"])
+            if check_versions:
+                try:
+                    self._check_worker_environments()
+                except BaseException:
+                    self.client.close()
+                    raise
         else:
             self.cluster = LocalCluster(
                 n_workers=self.workers,
@@ -201,24 +460,73 @@ class DaskExecutor(_Closing):
             )
             self.client = Client(self.cluster)
 
-    def map(self, fn, tasks, on_done=None):
+    def _check_worker_environments(self) -> None:
+        import cloudpickle
+
+        cloudpickle.register_pickle_by_value(sys.modules[__name__])
+        try:
+            envs = self.client.run(_probe_worker)
+        finally:
+            cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
+        mine = worker_environment()
+        simd = []
+        for address, env in sorted(envs.items()):
+            if "error" in env:
+                raise ExecutorInputError(
+                    "scheduler",
+                    self.scheduler,
+                    f"worker {address} cannot import sdde-verify ({env['error']})",
+                    "pip install '.[dask]' (this repository) on every worker host, in the "
+                    "environment `dask worker` runs in",
+                )
+            diff = {
+                k: (mine[k], env.get(k))
+                for k in mine
+                if k != "numpy_simd" and env.get(k) != mine[k]
+            }
+            if diff:
+                raise ExecutorInputError(
+                    "scheduler",
+                    self.scheduler,
+                    f"worker {address} has other versions than this client "
+                    + ", ".join(f"{k}: here {a}, there {b}" for k, (a, b) in sorted(diff.items()))
+                    + " (results would not be bit-identical)",
+                    "install the same versions on every worker host (same lock file / wheel)",
+                )
+            if env.get("numpy_simd") != mine["numpy_simd"]:
+                simd.append(f"{address}: {env.get('numpy_simd')}")
+        if simd:
+            warnings.warn(
+                f"dask workers dispatch NumPy to other SIMD targets than this client "
+                f"({mine['numpy_simd']}): {'; '.join(simd)}. Results may differ from a serial "
+                "run in the last bits; use hosts of one CPU generation for bit-identical reports.",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+
+    def pids(self) -> list[int]:
+        """Process ids of the workers (by worker address order)."""
+        return [pid for _, pid in sorted(self.client.run(os.getpid).items())]
+
+    def _run(self, task_fn, tasks, on_done):
         from distributed import as_completed as dask_as_completed
 
-        tasks = list(tasks)
-        if not tasks:
-            return []
-        futures = self.client.map(fn, tasks, pure=False)
+        futures = self.client.map(task_fn, tasks, pure=False)
         index = {f.key: i for i, f in enumerate(futures)}
-        out: list[Any] = [None] * len(tasks)
+        state = _Progress(len(tasks))
         try:
             for fut in dask_as_completed(futures):
-                out[index[fut.key]] = fut.result()
+                state.record(index[fut.key], fut.result())
                 if on_done is not None:
                     on_done()
+                if state.finished():
+                    break
         finally:
+            if not all(state.done):
+                self.client.cancel([f for f in futures if not f.done()])
             for f in futures:
                 f.release()
-        return out
+        return state.out
 
     def close(self) -> None:
         self.client.close()
@@ -226,8 +534,8 @@ class DaskExecutor(_Closing):
             self.cluster.close()
 
     def __repr__(self) -> str:
-        where = self.scheduler or f"LocalCluster(n_workers={self.workers})"
-        return f"DaskExecutor({where})"
+        where = self.scheduler or "LocalCluster"
+        return f"DaskExecutor({where}, workers={self.workers})"
 
 
 def make_executor(kind: str = "serial", workers: int = 1, scheduler: str | None = None):
