@@ -373,7 +373,6 @@ def section_r8() -> str:
     """R8: Corollary 4.3 plus the exact quadratic reference."""
     derived, _, ode_check = E.quadratic_moment_ode(d=2)
     generic, resonant = E.quadratic_msd_expr()
-    p = sp.Symbol("p")
     out = [_energy_section(corollary=True)]
     out.append(
         "\\subsection*{Exact reference: quadratic $F$, constant $\\sigma$, $\\tau=0$}\n"
@@ -393,7 +392,6 @@ def section_r8() -> str:
         + "with $\\mathbb{E}\\|X(t)-x^*\\|^2=\\sum_ip_i(t)$.\n\n"
     )
     out.append(_itemize(f"{escape(c.name)}: " + _result(c) for c in E.quadratic_msd_checks()))
-    del p
     return "".join(out)
 
 
