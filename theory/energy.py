@@ -53,6 +53,7 @@ from theory.schemes import IdentityCheck, check_identity
 
 __all__ = [
     "VARIABLES",
+    "K_constant",
     "ProofStep",
     "energy",
     "energy_rate_paper",
@@ -95,7 +96,7 @@ VARIABLES: dict[str, sp.Symbol] = {
 `tr_sigma` = $\\operatorname{tr}(\\sigma\\sigma^T)$ (each per path), the rest parameters."""
 
 
-def _K(corollary: bool) -> sp.Expr:
+def K_constant(corollary: bool) -> sp.Expr:
     """$(\\delta+1)(H + 2L^2D^2\\tau)$, or $(\\delta+1)H$ for Cor 4.3 ($\\tau = 0$)."""
     return (delta + 1) * H if corollary else (delta + 1) * (H + 2 * L**2 * D**2 * tau)
 
@@ -128,7 +129,7 @@ def thm42_sdde_checks() -> tuple[IdentityCheck, IdentityCheck]:
 
 def energy(corollary: bool = False) -> sp.Expr:
     r"""$\mathcal{E}(t) = \frac{t-1}{2}\|X(t)-x^*\|^2 - \frac{K\ln t}{2\mu^2}$ (scalar `r2`)."""
-    return (t - 1) / 2 * R2 - _K(corollary) * sp.log(t) / (2 * mu**2)
+    return (t - 1) / 2 * R2 - K_constant(corollary) * sp.log(t) / (2 * mu**2)
 
 
 def energy_rate_vector_form(corollary: bool = False) -> sp.Expr:
@@ -139,7 +140,7 @@ def energy_rate_vector_form(corollary: bool = False) -> sp.Expr:
     (under the boundedness hypothesis $X(t)\in d(x_0, D)$).
     """
     alpha, beta = thm42_coefficients()
-    psi = -_K(corollary) * sp.log(t) / (2 * mu**2)
+    psi = -K_constant(corollary) * sp.log(t) / (2 * mu**2)
     return quadratic_generator_vector_form(t - 1, psi, alpha, beta, t)
 
 
@@ -155,7 +156,7 @@ def energy_rate_paper(corollary: bool = False) -> sp.Expr:
         - IP / mu
         + IP / (t * mu)
         + (t - 1) * delta / (2 * mu**2 * t**2) * TR
-        - _K(corollary) / (2 * t * mu**2)
+        - K_constant(corollary) / (2 * t * mu**2)
     )
 
 
@@ -183,7 +184,7 @@ def ito_equality_checks(corollary: bool = False, d: int = 2) -> tuple[IdentityCh
     sigma = sp.Matrix(d, d, lambda i, j: sp.Function(f"sigma_{i + 1}{j + 1}", real=True)(*args))
     alpha, beta = thm42_coefficients()
     sdde = SDDE(t=t, x=x, y=y, drift=alpha * sp.Matrix(G), diffusion=beta * sigma)
-    f = (t - 1) / 2 * sum(((xi - si) ** 2 for xi, si in zip(x, x_star)), sp.S.Zero) - _K(
+    f = (t - 1) / 2 * sum(((xi - si) ** 2 for xi, si in zip(x, x_star)), sp.S.Zero) - K_constant(
         corollary
     ) * sp.log(t) / (2 * mu**2)
     lhs = generator(f, sdde)
@@ -288,7 +289,7 @@ def proof_steps(corollary: bool = False) -> tuple[ProofStep, ...]:
 
     For Cor 4.3, $\theta = \tau = 0$ and the inner product is $\langle\nabla F(X(t)), X-x^*\rangle$.
     """
-    K = _K(corollary)
+    K = K_constant(corollary)
     sub = {theta: 0, tau: 0} if corollary else {}
     equality = energy_rate_paper(corollary)
     ineq_right = (

@@ -295,7 +295,7 @@ def _energy_section(corollary: bool) -> str:
     name = "Corollary 4.3" if corollary else "Theorem 4.2"
     rid = "R8" if corollary else "R7"
     alpha, beta = E.thm42_coefficients()
-    K = E._K(corollary)
+    K = E.K_constant(corollary)
     out = [f"\\section{{{rid}: {name} (energy function)}}\n"]
     if corollary:
         out.append(
