@@ -388,6 +388,8 @@ class DaskExecutor(_Base):
         check_versions: when attaching, compare `worker_environment()` of the client and of
             every worker: different package versions raise `ExecutorInputError`; different
             NumPy SIMD targets only warn (results may then differ in the last bits).
+        cluster_kwargs: extra keyword arguments of the `LocalCluster` (e.g. ``memory_limit``,
+            or ``env`` for the worker processes' environment).
 
     Raises:
         ExecutorInputError: dask missing, bad address, no scheduler or no worker answering, or
@@ -403,6 +405,7 @@ class DaskExecutor(_Base):
         *,
         timeout: float = 30.0,
         check_versions: bool = True,
+        cluster_kwargs: dict[str, Any] | None = None,
     ) -> None:
         try:
             from distributed import Client, LocalCluster
@@ -457,6 +460,7 @@ class DaskExecutor(_Base):
                 processes=True,
                 host="127.0.0.1",
                 dashboard_address=None,
+                **(cluster_kwargs or {}),
             )
             self.client = Client(self.cluster)
 
