@@ -85,7 +85,7 @@ _QUICK_RATE = dict(
     problem="least-squares",
     calibration=[(16, 1, 0), (16, 4, 3), (32, 1, 3), (32, 4, 0), (16, 1, 7), (32, 4, 7)],
     heldout=[(64, 1, 1), (64, 16, 7), (128, 4, 1), (128, 16, 15), (16, 4, 13), (16, 4, 15)],
-    paths=800,
+    paths=500,
     substeps=4,
     em_bias_max_cost=512,
 )
@@ -142,8 +142,9 @@ class Thm32AsStatedLogistic(Thm32AsStated):
         **{
             **_QUICK_RATE,
             "problem": "logistic",
-            "calibration": _QUICK_RATE["calibration"][:4],
-            "heldout": _QUICK_RATE["heldout"][:4],
+            "calibration": [(16, 1, 0), (16, 4, 3), (32, 1, 3)],
+            "heldout": [(64, 1, 1), (64, 16, 7), (16, 4, 13)],
+            "paths": 300,
             "w1": False,
         }
     )
