@@ -15,12 +15,15 @@ import time
 import numpy as np
 import pytest
 
+from verify import executor as executor_module
 from verify.context import RunContext, check_seed_sequence
 from verify.executor import (
     DaskExecutor,
     ExecutorInputError,
     ProcessExecutor,
     SerialExecutor,
+    TaskError,
+    TaskTraceback,
     make_executor,
 )
 
@@ -35,6 +38,31 @@ def simulate(arg: tuple[int, float], seed: np.random.SeedSequence) -> np.ndarray
 
 def square(x: int) -> int:
     return x * x
+
+
+def fails_at_2_and_5(i: int) -> int:
+    """Task 5 fails first in wall time, task 2 later: the lowest index must win."""
+    if i == 2:
+        time.sleep(0.3)
+        raise KeyError(f"task {i}")
+    if i == 5:
+        raise KeyError(f"task {i}")
+    return i
+
+
+class Unpicklable(Exception):
+    def __init__(self, a, b):  # pickle calls Unpicklable(*args) with one argument: fails
+        super().__init__(f"{a}/{b}")
+
+
+def raises_unpicklable(i: int) -> int:
+    raise Unpicklable(i, "x")
+
+
+def long_dot(n: int) -> float:
+    """A dot product long enough for OpenBLAS to split it between threads."""
+    x = np.random.default_rng(n).standard_normal(n)
+    return float(x @ x)
 
 
 TASKS = [(50 + 7 * i, 0.0) for i in range(12)]
@@ -87,6 +115,41 @@ def test_process_executor_bit_identical():
         assert ex.map(lambda x: x + offset, [1, 2]) == [11, 12]  # closures travel too
 
 
+def _failure(ex, fn, tasks):
+    with pytest.raises(Exception) as info:
+        ex.map(fn, tasks)
+    exc = info.value
+    assert isinstance(exc.__cause__, TaskTraceback)
+    return type(exc), str(exc), exc.__cause__.text
+
+
+def _blas_threads() -> list[int]:
+    from threadpoolctl import threadpool_info
+
+    return [i["num_threads"] for i in threadpool_info()]
+
+
+def test_failures_and_blas_are_the_same_on_serial_and_process():
+    serial = SerialExecutor()
+    ref = _failure(serial, fails_at_2_and_5, list(range(8)))
+    assert ref[:2] == (KeyError, "'task 2'") and "fails_at_2_and_5" in ref[2]
+    bad = _failure(serial, raises_unpicklable, [0])
+    assert bad[:2] == (TaskError, "Unpicklable: 0/x")
+    pytest.importorskip("threadpoolctl")
+    threads = _blas_threads()
+    # reference: the same dot products with one BLAS thread, outside any executor
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        one_thread = [long_dot(n) for n in (2_000_000, 2_000_001)]
+    assert serial.map(long_dot, [2_000_000, 2_000_001]) == one_thread
+    assert _blas_threads() == threads  # the serial executor restores the client's pools
+    with ProcessExecutor(2) as ex:
+        assert _failure(ex, fails_at_2_and_5, list(range(8))) == ref
+        assert _failure(ex, raises_unpicklable, [0]) == bad
+        assert ex.map(long_dot, [2_000_000, 2_000_001]) == one_thread
+
+
 def test_bad_settings_name_the_flag():
     with pytest.raises(ExecutorInputError, match="workers"):
         ProcessExecutor(0)
@@ -109,10 +172,40 @@ def test_dask_local_cluster_bit_identical(dask_executor):
     _same(_run(SerialExecutor()), _run(dask_executor))
 
 
-def test_dask_attach_by_address(dask_executor):
+def test_dask_failures_and_blas_like_serial(dask_executor):
+    serial = SerialExecutor()
+    assert _failure(dask_executor, fails_at_2_and_5, list(range(8))) == _failure(
+        serial, fails_at_2_and_5, list(range(8))
+    )
+    assert _failure(dask_executor, raises_unpicklable, [0]) == _failure(
+        serial, raises_unpicklable, [0]
+    )
+    n = [2_000_000, 2_000_001]
+    assert dask_executor.map(long_dot, n) == serial.map(long_dot, n)
+
+
+def test_dask_attach_by_address(dask_executor, monkeypatch):
     address = dask_executor.client.scheduler.address
     with make_executor("dask", scheduler=address) as ex:
-        assert ex.map(square, [1, 2, 3]) == [1, 4, 9]
+        assert ex.workers == 2 and ex.map(square, [1, 2, 3]) == [1, 4, 9]
+    # a worker with another numpy than the client is refused, naming the package
+    real = executor_module.worker_environment
+    monkeypatch.setattr(
+        executor_module, "worker_environment", lambda: {**real(), "numpy": "0.0-other"}
+    )
+    with pytest.raises(ExecutorInputError, match=r"numpy: here 0\.0-other"):
+        DaskExecutor(scheduler=address)
+
+
+def test_dask_attach_nothing_listening():
+    pytest.importorskip("distributed")
+    import socket
+
+    with socket.socket() as s:  # a free loopback port, closed again: nobody listens there
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(ExecutorInputError, match="no dask scheduler answers"):
+        DaskExecutor(scheduler=f"tcp://127.0.0.1:{port}", timeout=1)
 
 
 def test_dask_worker_killed_mid_run_same_results(dask_executor):

@@ -148,14 +148,19 @@ class _Failed:
 
 
 def _portable_exception(exc: BaseException) -> BaseException:
-    """`exc` after a pickle round trip (as it would arrive from another process), without
-    traceback or chained exceptions; a `TaskError` with the same text if it does not pickle."""
+    """`exc` rebuilt as pickle rebuilds an exception in another process (`type(exc)(*args)`,
+    then its `__dict__`), without traceback or chained exceptions; a `TaskError` with the same
+    text if that fails or the parts do not pickle. The rule is applied explicitly, not by
+    trying `pickle.loads`, because importing `distributed` changes how exceptions unpickle
+    (tblib) and the serial client may or may not have imported it."""
     try:
         import cloudpickle as _pickle
     except ImportError:  # pragma: no cover - cloudpickle comes with dask
         _pickle = pickle
     try:
-        out = pickle.loads(_pickle.dumps(exc))
+        parts = pickle.loads(_pickle.dumps((type(exc), exc.args, dict(exc.__dict__))))
+        out = parts[0](*parts[1])
+        out.__dict__.update(parts[2])
     except Exception:
         out = TaskError(f"{type(exc).__qualname__}: {exc}")
     out.__traceback__ = None
