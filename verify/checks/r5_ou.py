@@ -234,7 +234,7 @@ class R5AsStated(Check):
             )
         n_bad = sum(not r["holds"] for r in rows)
         worst = max(rows, key=lambda r: max(r["mean_rel_error"], r["cov_rel_error"]))
-        return self.from_exact(
+        res = self.from_exact(
             ctx,
             np.asarray(errs),
             1.0,
@@ -256,6 +256,9 @@ class R5AsStated(Check):
                 "from a second solve at rtol 1e-12",
             },
         )
+        res.estimate = max(worst["mean_rel_error"], worst["cov_rel_error"])
+        res.rhs = worst["tolerance"]
+        return res
 
 
 class _PrintedBound(Check):
@@ -334,7 +337,7 @@ class _PrintedBound(Check):
             )
         n_bad = sum(not r["holds"] for r in rows)
         worst = int(np.argmax(lhs_rel))
-        return self.from_exact(
+        res = self.from_exact(
             ctx,
             np.asarray(lhs_rel),
             0.0,
@@ -353,6 +356,9 @@ class _PrintedBound(Check):
                 "norm": self.norm,
             },
         )
+        res.estimate = rows[worst]["lhs_E||X-EX||^2"]
+        res.rhs = rows[worst]["rhs_printed"]
+        return res
 
 
 class R5BoundFrobenius(_PrintedBound):
@@ -475,7 +481,7 @@ class R5AsApplied(Check):
                         sup_rel_gap_sgd=sup_sgd,
                         sup_rel_gap_em=sup_em,
                         envelope=scale * sup_em,
-                        ratio=sup_sgd / (scale * sup_em) if sup_em > 0 else math.inf,
+                        ratio=sup_sgd / (scale * sup_em) if scale * sup_em > 0 else math.inf,
                         k_worst=k_worst,
                         t_worst=k_worst * eta,
                         final_rel_gap_sgd=float(g_sgd[-1]) if finite else math.inf,
@@ -520,7 +526,7 @@ class R5AsApplied(Check):
         n_bad = sum(1 for r in rows if r.get("holds") is False)
         n_na = sum(1 for r in rows if "NOT APPLICABLE" in r.get("status", ""))
         worst = max((r for r in rows if "ratio" in r), key=lambda r: r["ratio"])
-        return self.from_exact(
+        res = self.from_exact(
             ctx,
             lhs_a,
             rhs_a,
@@ -543,6 +549,8 @@ class R5AsApplied(Check):
                 ),
             },
         )
+        res.estimate, res.rhs = worst["sup_rel_gap_sgd"], worst["envelope"]
+        return res
 
 
 CHECKS = [R5AsStated(), R5BoundFrobenius(), R5BoundSpectral(), R5AsApplied()]
