@@ -199,7 +199,7 @@ class R1AsStated(Check):
             )
             lhs.append(len(failed))
             rhs.append(0)
-        n_bad = sum(lhs)
+        n_bad = int(sum(lhs))
         msg = (
             f"{len(rows)} time-step choices, {sum(r['identities'] for r in rows)} identities; "
             f"{n_bad} fail"
@@ -209,7 +209,7 @@ class R1AsStated(Check):
                 else " (simplified to 0 and exactly 0 at every random rational point)"
             )
         )
-        return self.from_exact(
+        res = self.from_exact(
             ctx,
             np.asarray(lhs, dtype=float),
             np.asarray(rhs, dtype=float),
@@ -219,6 +219,9 @@ class R1AsStated(Check):
             message=msg,
             details={"grid": rows, "lhs_meaning": "number of failing identities per choice"},
         )
+        res.estimate, res.rhs = float(n_bad), 0.0
+        res.bound_kind = "symbolic: simplify(lhs - rhs) == 0 and exact zero at random rationals"
+        return res
 
 
 # ---------------------------------------------------------------------------------- level 2
@@ -406,7 +409,7 @@ class R1AsApplied(Check):
                             "K": K,
                             "paths": paths,
                             **gaps,
-                            "max|x_K|": size,
+                            "max_abs_x_K": size,
                             "tolerance": tol,
                             "holds": bool(worst <= tol),
                         }
@@ -446,6 +449,7 @@ class R1AsApplied(Check):
             },
         )
         res.estimate, res.rhs = float(max(lhs)), 1.0
+        res.bound_kind = "exact; per-row rounding tolerance 8 eps K prod(1 + eta u_k L) max|x_K|"
         return res
 
 

@@ -208,7 +208,7 @@ class _Fig1Panel(Check):
             ctx,
             np.asarray(lhs),
             np.asarray(rhs),
-            tol=0.0,
+            tol=None,
             relation="le",
             plots=plots,
             message=(
