@@ -218,6 +218,15 @@ class Thm32ProofRecursion(Check):
         # tolerance would be meaningless. Tolerance: 4 K_max rounding errors (the lines are
         # sums of up to K terms), relative.
         tol = 4 * max(p["K"]) * 2.0**-53
+        plots = []
+        if ctx.out_dir is not None and rows:
+            n_rel = len(lhs) // len(rows)
+            ratio = np.array(lhs) / np.array(rhs)
+            prow = [
+                {"K": r["K"], "estimate": w, "lcb": w, "ucb": w, "rhs": 1.0}
+                for r, w in zip(rows, ratio.reshape(len(rows), n_rel).max(axis=1))
+            ]
+            plots = [self.plot_grid(ctx, "lines", prow, x_key="K", title_suffix="max lhs/rhs")]
         return self.from_exact(
             ctx,
             np.array(lhs) / np.array(rhs),
@@ -232,6 +241,7 @@ class Thm32ProofRecursion(Check):
                 "C2_star": "(4 + 1/e) Phi / L: covers the KP = Phi/sqrt(b) term the paper drops "
                 "(e L (l+1) <= e^{L(l+1)})",
             },
+            plots=plots,
         )
 
 
@@ -286,12 +296,26 @@ class Thm32PhiIdentity(Check):
                             "tr_Sigma_over_b": t,
                         }
                     )
+        plots = []
+        if ctx.out_dir is not None:
+            prow = [
+                {
+                    "b": r["b"],
+                    "estimate": r["enumerated"],
+                    "lcb": r["enumerated"],
+                    "ucb": r["enumerated"],
+                    "rhs": scale * r["tr_Sigma_over_b"],
+                }
+                for r in rows
+            ]
+            plots = [self.plot_grid(ctx, "identity", prow, x_key="b")]
         return self.from_exact(
             ctx,
             np.array(lhs),
             np.array(rhs),
             tol=tol,
             relation="eq",
+            plots=plots,
             details={
                 "grid": rows,
                 "rhs_scale": scale,

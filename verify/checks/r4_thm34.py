@@ -236,6 +236,19 @@ class Thm34ProofLines(Check):
                 if v is False and key != "initial_sum_as_printed_holds":
                     failed[key] = failed.get(key, 0) + 1
         printed_fails = sum(1 for r in rows if not r["initial_sum_as_printed_holds"])
+        plots = []
+        if ctx.out_dir is not None and rows:
+            prow = [
+                {
+                    "K": r["K"],
+                    "estimate": r["worst_ratio"],
+                    "lcb": r["worst_ratio"],
+                    "ucb": r["worst_ratio"],
+                    "rhs": 1.0,
+                }
+                for r in rows
+            ]
+            plots = [self.plot_grid(ctx, "lines", prow, x_key="K", title_suffix="max lhs/rhs")]
         return self.from_exact(
             ctx,
             np.array(ratios),
@@ -250,6 +263,7 @@ class Thm34ProofLines(Check):
                 "compared_as": "lhs/rhs <= 1 (lines span e^{L}; tolerance 4 K_max 2^-53, relative)",
                 "rhs_scale": scale,
             },
+            plots=plots,
             message=(
                 f"{sum(1 for r in rows if r['worst_ratio'] > 1 + tol)} of {len(rows)} grid points "
                 f"violate some line; failed relations (count): {failed or 'none'}; largest "
