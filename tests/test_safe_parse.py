@@ -14,6 +14,8 @@ from theory.safe_parse import (
     NONSMOOTH_FUNCTIONS,
     LossSpecError,
     ParseLimits,
+    maximum,
+    minimum,
     parse_expression,
     sigmoid,
     softplus,
@@ -64,8 +66,8 @@ def dot(u, v):
         ("sigmoid(b)", sigmoid(B)),
         ("softplus(b)", softplus(B)),
         ("abs(b)", sympy.Abs(B)),
-        ("maximum(0, 1 - b)", sympy.Max(0, 1 - B)),
-        ("minimum(b, lam)", sympy.Min(B, LAM)),
+        ("maximum(0, 1 - b)", maximum(0, 1 - B)),
+        ("minimum(b, lam)", minimum(B, LAM)),
         ("dot(a, x)", dot(A, X)),
         ("norm2(x)", dot(X, X)),
         ("sum(x)", X[0] + X[1] + X[2]),
@@ -73,7 +75,7 @@ def dot(u, v):
         ("sum((x - a) ** 2)", dot([p - q for p, q in zip(X, A)], [p - q for p, q in zip(X, A)])),
         ("sum(2 * x / 4)", (X[0] + X[1] + X[2]) / 2),  # scalar broadcasting
         ("sum(exp(x))", sum(sympy.exp(v) for v in X)),  # elementwise function
-        ("sum(maximum(0, x))", sum(sympy.Max(0, v) for v in X)),
+        ("sum(maximum(0, x))", sum(maximum(0, v) for v in X)),
         ("sum(-x)", -(X[0] + X[1] + X[2])),
         ("sum(x + 1)", X[0] + X[1] + X[2] + 3),
         ("softplus(-b*dot(a, x)) + lam/2*norm2(x)", softplus(-B * dot(A, X)) + LAM * dot(X, X) / 2),
@@ -81,7 +83,28 @@ def dot(u, v):
     ],
 )
 def test_allowed_constructs_translate_exactly(src, expected):
-    assert sympy.simplify(parse(src).expr - expected) == 0
+    got = parse(src).expr
+    assert sympy.simplify(got - expected) == 0
+
+
+def test_maximum_minimum_values_at_points():
+    # reference: Python's max/min at sample points
+    p, q = parse("maximum(b, lam)").expr, parse("minimum(b, lam)").expr
+    for bv, lv in [(1, 2), (3, -1), (-2, -2), (sympy.Rational(1, 3), sympy.Rational(1, 4))]:
+        assert p.subs({B: bv, LAM: lv}) == max(bv, lv)
+        assert q.subs({B: bv, LAM: lv}) == min(bv, lv)
+
+
+def test_nested_maxima_parse_quickly():
+    # sympy.Max compares nested arguments pairwise (seconds for ~30 nested maxima) and the
+    # (u + v + |u - v|)/2 form doubles per level; the unevaluated function stays linear.
+    src = "dot(a, x)"
+    for i in range(30):
+        src = f"maximum(sum(x*{i}) - b, {src})"
+    p = parse(src)
+    assert not p.smooth and sympy.count_ops(p.expr) < 2000
+    # at x = a = 1, b = 1: max(3, max over i < 30 of 3 i - 1) = 86
+    assert p.expr.xreplace(dict.fromkeys((*X, *A, B), sympy.Integer(1))) == 86
 
 
 def test_result_metadata_names_functions_and_nonsmooth():
@@ -164,6 +187,9 @@ FORBIDDEN = [
     ("sum(x ** b)", 9, "numeric exponent"),  # points at the exponent
     ("1/0", 0, "undefined"),
     ("log(0)", 0, "undefined"),
+    ("sqrt(-1)", 0, "not real"),
+    ("b + (-2) ** 0.5", 4, "not real"),
+    ("log(-1)", 0, "not real"),
     ("b +", 0, "syntax error"),  # CPython reports offset 1 for this "invalid syntax"
     ("abs(b", 3, "syntax error"),
     ("", 0, "empty"),

@@ -39,6 +39,8 @@ __all__ = [
     "LossSpecError",
     "ParseLimits",
     "ParsedExpression",
+    "maximum",
+    "minimum",
     "parse_expression",
     "sigmoid",
     "softplus",
@@ -133,12 +135,50 @@ class _Function:
     smooth: bool = True
 
 
-def _max(u, v):
-    return sympy.Max(u, v)
+class maximum(sympy.Function):
+    r"""$\max(u, v)$, kept unevaluated (except for numbers).
+
+    ``sympy.Max`` compares nested arguments pairwise (seconds for a few dozen nested maxima)
+    and the identity $(u + v + |u - v|)/2$ doubles the expression at each nesting level; this
+    function keeps the expression linear in the source. $\partial_u \max = H(u - v)$
+    (Heaviside, $H(0) = 1/2$).
+    """
+
+    @classmethod
+    def eval(cls, u, v):
+        if u.is_number and v.is_number and u.is_extended_real and v.is_extended_real:
+            return sympy.Max(u, v)
+        return None
+
+    def fdiff(self, argindex=1):
+        u, v = self.args
+        return sympy.Heaviside(u - v) if argindex == 1 else sympy.Heaviside(v - u)
+
+    def _eval_rewrite_as_Max(self, u, v, **kwargs):
+        return sympy.Max(u, v)
+
+    def _eval_is_real(self):
+        return all(a.is_real for a in self.args) or None
 
 
-def _min(u, v):
-    return sympy.Min(u, v)
+class minimum(sympy.Function):
+    r"""$\min(u, v)$, kept unevaluated (except for numbers); see :class:`maximum`."""
+
+    @classmethod
+    def eval(cls, u, v):
+        if u.is_number and v.is_number and u.is_extended_real and v.is_extended_real:
+            return sympy.Min(u, v)
+        return None
+
+    def fdiff(self, argindex=1):
+        u, v = self.args
+        return sympy.Heaviside(v - u) if argindex == 1 else sympy.Heaviside(u - v)
+
+    def _eval_rewrite_as_Min(self, u, v, **kwargs):
+        return sympy.Min(u, v)
+
+    def _eval_is_real(self):
+        return all(a.is_real for a in self.args) or None
 
 
 FUNCTIONS: dict[str, _Function] = {
@@ -152,8 +192,8 @@ FUNCTIONS: dict[str, _Function] = {
     "sigmoid": _Function(1, "elementwise", sigmoid),
     "softplus": _Function(1, "elementwise", softplus),
     "abs": _Function(1, "elementwise", sympy.Abs, smooth=False),
-    "maximum": _Function(2, "elementwise", _max, smooth=False),
-    "minimum": _Function(2, "elementwise", _min, smooth=False),
+    "maximum": _Function(2, "elementwise", maximum, smooth=False),
+    "minimum": _Function(2, "elementwise", minimum, smooth=False),
     "dot": _Function(2, "reduce", None),  # type: ignore[arg-type]
     "norm2": _Function(1, "reduce", None),  # type: ignore[arg-type]
     "sum": _Function(1, "reduce", None),  # type: ignore[arg-type]
@@ -542,6 +582,10 @@ class _Translator:
             if e.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
                 raise self.error(
                     node, "the expression is undefined (division by zero?)", "fix the constant"
+                )
+            if e.is_number and e.is_extended_real is False:
+                raise self.error(
+                    node, f"the constant {e} is not real", "keep log/sqrt arguments positive"
                 )
             if e.is_Integer and int(abs(e)).bit_length() > self.lim.max_integer_bits:
                 raise self.error(node, "a constant is too large", "rescale")

@@ -177,7 +177,15 @@ def _np_softplus(z):
     return np.logaddexp(0.0, z)
 
 
-_NUMPY_MODULES = [{"sigmoid": _np_sigmoid, "softplus": _np_softplus}, "numpy"]
+_NUMPY_MODULES = [
+    {
+        "sigmoid": _np_sigmoid,
+        "softplus": _np_softplus,
+        "maximum": np.maximum,
+        "minimum": np.minimum,
+    },
+    "numpy",
+]
 
 
 def _lambdify(args: Sequence[sympy.Symbol], exprs: Sequence[sympy.Expr]) -> Callable:
