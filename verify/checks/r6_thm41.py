@@ -375,8 +375,8 @@ def _stated_rows(p: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str
                             {
                                 **s.label(),
                                 "lam_frac": f,
-                                "verdict": "NOT_APPLICABLE",
-                                "reason": str(exc),
+                                "verdict": "INCONCLUSIVE",
+                                "reason": f"constants not computable: {exc}",
                             }
                         )
                         continue
@@ -486,7 +486,7 @@ def _decide_le(
     n_fail = sum(1 for g in grid if g["verdict"] == "FAIL")
     details: dict[str, Any] = {
         "grid": grid + na,
-        "not_applicable_points": len(na),
+        "not_applicable_points": sum(1 for r in na if r.get("verdict") == "NOT_APPLICABLE"),
         "failing_rows": n_fail,
         "rows": len(rows),
         "rhs_scale": scale,
@@ -497,6 +497,8 @@ def _decide_le(
     plots = []
     if ctx.out_dir is not None:
         plots = _plots(check, ctx, rows, grid, w, plot_keys or (lhs_key, rhs_key))
+    unevaluated = [r for r in na if r.get("verdict") == "INCONCLUSIVE"]
+    details["unevaluated_points"] = len(unevaluated)
     wl, wr = float(lhs[w]), float(rhs[w])
     op = "<=" if relation == "le" else "=="
     msg = (
@@ -506,9 +508,13 @@ def _decide_le(
             f"{k}={grid[w][k]:.4g}" for k in ("kappa", "L_tau", "lam_frac", "t") if k in grid[w]
         )
         + f": lhs {wl:.6g} vs rhs {wr:.6g} (ratio {grid[w]['ratio']:.4g})"
-        + (f"; {len(na)} grid points NOT APPLICABLE (see details)" if na else "")
+        + (
+            f"; {details['not_applicable_points']} grid points NOT APPLICABLE (see details)"
+            if details["not_applicable_points"]
+            else ""
+        )
     )
-    return check.from_exact(
+    res = check.from_exact(
         ctx,
         wl,
         wr,
@@ -518,6 +524,13 @@ def _decide_le(
         plots=plots,
         message=msg,
     )
+    if res.verdict is Verdict.PASS and unevaluated:
+        res.verdict = Verdict.INCONCLUSIVE
+        res.message = (
+            f"every evaluated row holds, but {len(unevaluated)} grid points could not be "
+            "evaluated (c_lambda not computable, e.g. lambda too close to -V); " + msg
+        )
+    return res
 
 
 def _plots(
@@ -1137,8 +1150,8 @@ class Thm41AsApplied(_R6Check):
                                         **s.label(),
                                         "l": l,
                                         "lam_frac": f,
-                                        "verdict": "NOT_APPLICABLE",
-                                        "reason": str(exc),
+                                        "verdict": "INCONCLUSIVE",
+                                        "reason": f"constants not computable: {exc}",
                                     }
                                 )
                                 continue
