@@ -331,3 +331,14 @@ def test_loss_hypotheses(expr, labels, on_ball, expected):
         "F quadratic",
     ]
     assert tuple(h.holds for h in hyps) == expected, [(h.name, h.holds, h.detail) for h in hyps]
+
+
+def test_spec_problem_for_the_simulators():
+    spec = load_spec(EXAMPLES / "least_squares_diabetes.toml")
+    prob = spec.problem()
+    A, y = spec.dataset.A, spec.dataset.y
+    np.testing.assert_allclose(prob.x_star, np.linalg.lstsq(A, y, rcond=None)[0], atol=1e-10)
+    assert prob.analysis.L.kind == "certified"
+    assert prob.L == pytest.approx(np.linalg.eigvalsh(A.T @ A / len(y))[-1], rel=1e-10)
+    idx = np.zeros((2, 3), dtype=int)
+    assert prob.sample_grads(np.zeros((2, 10)), idx).shape == (2, 3, 10)

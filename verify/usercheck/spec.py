@@ -53,6 +53,7 @@ from typing import Any
 import numpy as np
 import sympy
 
+from numerics.user_problem import UserLossProblem
 from theory.errors import InputError
 from theory.safe_parse import LossSpecError, ParsedExpression, parse_expression
 from theory.user_loss import UserLoss
@@ -185,6 +186,13 @@ class UserSpec:
     claims: tuple[ClaimSpec, ...]
     dataset: Dataset
     loss: UserLoss
+
+    def problem(self) -> UserLossProblem:
+        """The simulators' :class:`~numerics.user_problem.UserLossProblem` for this spec (its
+        ``analysis`` uses ``algorithm.D`` and ``algorithm.seed``)."""
+        return UserLossProblem(
+            self.loss, self.dataset.A, self.dataset.y, D=self.algorithm.D, seed=self.algorithm.seed
+        )
 
 
 # --------------------------------------------------------------------------------------------
