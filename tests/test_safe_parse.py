@@ -274,6 +274,8 @@ def test_constant_folding_is_bounded():
     # every exponent <= 64, but the folded integer would have 64**3 * log2(64) bits
     with pytest.raises(LossSpecError, match="too large"):
         parse("((64 ** 64) ** 64) ** 64")
+    with pytest.raises(LossSpecError, match="too large"):
+        parse("(((0.3 ** 64) ** 64) ** 64) ** 64")  # denominators grow like 10^(64^k)
 
 
 def test_vector_length_mismatch():

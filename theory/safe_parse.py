@@ -561,8 +561,8 @@ class _Translator:
                         f"exponent must be real with |exponent| <= {self.lim.max_abs_exponent:g}",
                         "use a smaller exponent",
                     )
-                if isinstance(left, sympy.Expr) and left.is_number and left.is_Integer:
-                    bits = int(abs(left)).bit_length() * abs(float(c))
+                if isinstance(left, sympy.Expr) and left.is_Rational:
+                    bits = _rational_bits(left) * abs(float(c))
                     if bits > self.lim.max_integer_bits:
                         raise self.error(
                             node, "the constant power is too large", "use a smaller power"
@@ -587,7 +587,7 @@ class _Translator:
                 raise self.error(
                     node, f"the constant {e} is not real", "keep log/sqrt arguments positive"
                 )
-            if e.is_Integer and int(abs(e)).bit_length() > self.lim.max_integer_bits:
+            if e.is_Rational and _rational_bits(e) > self.lim.max_integer_bits:
                 raise self.error(node, "a constant is too large", "rescale")
         return value
 
@@ -649,6 +649,11 @@ class _Translator:
         if len(u) != len(v):
             raise self._len_error(node)
         return sympy.Add(*(p * q for p, q in zip(u, v)))
+
+
+def _rational_bits(r: sympy.Rational) -> int:
+    """Bit length of the larger of numerator and denominator."""
+    return max(int(abs(r.p)).bit_length(), int(r.q).bit_length())
 
 
 def _broadcast(u, v, f, on_mismatch):
