@@ -517,7 +517,7 @@ def _branch_and_bound(expr, z, lo, hi, env, maximise, rtol, max_boxes) -> tuple[
         env[z] = iv.mpf(m)
         try:
             lo_, hi_ = _iv_bounds(_iv_eval(expr, env))
-        except (ZeroDivisionError, ValueError):
+        except (ZeroDivisionError, ValueError, NotImplementedError):
             return -math.inf
         return lo_ if maximise else -hi_  # a value certainly attained (lower end for the sup)
 
