@@ -387,6 +387,22 @@ def _sdde_ball(key: tuple, problem: Problem, x0: np.ndarray, map_fn: Any) -> Bal
     return ball
 
 
+def sdde_horizon(T: float, row: Row, tau: float) -> float:
+    r"""`T`, extended to $4\kappa\tau/\pi$: the fastest mode $x' = -\frac{\kappa}{t}x(t-\tau)$
+    oscillates with growing amplitude while $\kappa\tau/t > \pi/2$ (the constant-coefficient
+    stability limit $a\tau < \pi/2$), so the sup of the paths and the largest moments lie in
+    $t \lesssim 2\kappa\tau/\pi$; twice that is covered."""
+    return float(max(T, 4.0 * row.kappa * tau / math.pi))
+
+
+def asgd_horizon(K: int, row: Row, l: int) -> int:
+    r"""`K`, extended to twice the last unstable step: delayed GD on a mode $q$ with step
+    $h$ and constant delay $l$ is stable iff $hq < 2\sin(\pi/(2(2l+1)))$ (SPEC §4); with
+    $h = 1/(\mu k)$ and $q = L$ the iterates may grow while $k < \kappa/(2\sin(\pi/(2(2l+1))))$."""
+    k_unstable = row.kappa / (2.0 * math.sin(math.pi / (2 * (2 * l + 1))))
+    return int(max(K, math.ceil(2 * k_unstable)))
+
+
 def _t_targets(T: float, n: int) -> np.ndarray:
     return 1.0 + np.geomspace(1e-3, T - 1.0, n)
 
@@ -746,7 +762,7 @@ class Thm42AsStated(_Common):
             self._tau(row),
             mu,
             m0,
-            float(p["T_ball"]),
+            sdde_horizon(float(p["T_ball"]), row, self._tau(row)),
             int(p["ball_paths"]),
             p.get("D"),
             float(p.get("eps_D", 0.01)),
@@ -769,12 +785,12 @@ class Thm42AsStated(_Common):
         x_star = np.asarray(problem.x_star, dtype=float)
         tau = self._tau(row)
         out = []
+        K0 = round((T - 1) * m0)
+        k0_rec = np.unique(np.clip(np.rint((_t_targets(T, n_t) - 1) * m0), 1, K0)).astype(int)
         for m in (m0, 2 * m0):
             l = round(tau * m)
             q = np.zeros(l + 1)
             q[l] = 1.0
-            K = round((T - 1) * m)
-            k_rec = np.unique(np.clip(np.rint((_t_targets(T, n_t) - 1) * m0), 1, None)) * (m // m0)
             h = 1.0 / m
             res = em_scheme_moments(
                 Q,
@@ -783,10 +799,10 @@ class Thm42AsStated(_Common):
                 1.0,
                 h,
                 lambda t, h=h: h / (mu * t),
-                K,
+                K0 * (m // m0),
                 noise=S * row.delta / h,
                 x0=x0,
-                record=k_rec.astype(int),
+                record=k0_rec * (m // m0),
                 k0=m,
             )
             out.append((res.times, res.mse))
@@ -808,7 +824,8 @@ class Thm42AsStated(_Common):
                 na.append({"point": point, "reason": ball.reason(), **ball.details()})
                 continue
             bound = self._bound(row, L, mu, ball.D, self._tau(row), tr)
-            t, lhs, bias = self.exact_curve(row, problem, x0, mu, m0, float(p["T"]), int(p["n_t"]))
+            T = sdde_horizon(float(p["T"]), row, self._tau(row))
+            t, lhs, bias = self.exact_curve(row, problem, x0, mu, m0, T, int(p["n_t"]))
             evidence.append(
                 {
                     "point": point,
@@ -848,7 +865,7 @@ class Thm42AsStatedMC(Thm42AsStated):
     quick = profile(
         rows=(
             dict(problem="logistic", kappa=10, delta=1.0, tau=1.0),
-            dict(problem="logistic", kappa=30, delta=1.0, tau=3.0),
+            dict(problem="logistic", kappa=3, delta=1.0, tau=3.0),
             dict(problem="logistic", kappa=10, delta=10.0, tau=1.0, b=5),
         ),
         T=10.0,
@@ -894,6 +911,7 @@ class Thm42AsStatedMC(Thm42AsStated):
             problem, x0, mu0, L = build_problem(row, int(p.get("data_seed", 0)))
             mu = self._mu_used(ctx, mu0)
             tau = self._tau(row)
+            T_row = sdde_horizon(T, row, tau)
             m0 = steps_per_unit(row, tau, float(p["h_kappa"]))
             ball = self.ball_for(ctx, j, row, problem, x0, mu, m0)
             tr = trace_sigma_at_star(problem, row.b)
@@ -901,7 +919,7 @@ class Thm42AsStatedMC(Thm42AsStated):
                 na.append({"point": row.point(), "reason": ball.reason(), **ball.details()})
                 continue
             bound = self._bound(row, L, mu, ball.D, tau, tr)
-            every, idx = _record_grid(m0, T, n_t)
+            every, idx = _record_grid(m0, T_row, n_t)
             sim = sdde_from_one(
                 problem,
                 x0,
@@ -909,7 +927,7 @@ class Thm42AsStatedMC(Thm42AsStated):
                 delta=row.delta,
                 tau=tau,
                 b=row.b,
-                T=T,
+                T=T_row,
                 m0=m0,
                 paths=int(p["paths"]),
                 seed=ctx.seed(f"paths-{j}"),
@@ -1050,7 +1068,7 @@ class Thm42AsApplied(_Common):
             )
             sim = simulate_asgd(
                 problem,
-                K=int(p["K_ball"]),
+                K=asgd_horizon(int(p["K_ball"]), row, l),
                 paths=int(p["ball_paths"]),
                 seed=ctx.seed(f"ball-{j}"),
                 x0=x0,
@@ -1060,8 +1078,8 @@ class Thm42AsApplied(_Common):
             )
             raise_if_diverged(sim, _label(row.point("as-applied")))
             sup = np.max(np.linalg.norm(sim.trajectory - x0, axis=-1), axis=0)
-            ball = measure_ball(sup, p, ctx.alpha, float(p["K_ball"]))
-            mom = asgd_moments_for(problem, K=int(p["K"]), x0=x0, **kw)
+            ball = measure_ball(sup, p, ctx.alpha, asgd_horizon(int(p["K_ball"]), row, l))
+            mom = asgd_moments_for(problem, K=asgd_horizon(int(p["K"]), row, l), x0=x0, **kw)
             if not (np.all(np.isfinite(mom.mse))):
                 bad = int(mom.steps[np.flatnonzero(~np.isfinite(mom.mse))[0]])
                 raise Diverged(
@@ -1208,6 +1226,7 @@ class Thm42ProofStep(Thm42AsStated):
             problem, x0, mu0, L = build_problem(row, int(p.get("data_seed", 0)))
             mu = self._mu_used(ctx, mu0)
             tau = self._tau(row)
+            T_row = sdde_horizon(T, row, tau)
             m0 = steps_per_unit(row, tau, float(p["h_kappa"]))
             ball = self.ball_for(ctx, j, row, problem, x0, mu, m0)
             tr = trace_sigma_at_star(problem, row.b)
@@ -1217,13 +1236,13 @@ class Thm42ProofStep(Thm42AsStated):
             bound = self._bound(row, L, mu, ball.D, tau, tr)
             extra = {**ball.details(), "H": bound.H, "E_tr_sigma": tr}
             if self.step == "nonpositive" or self.corollary:
-                t = _t_targets(T, 4 * n_t)
+                t = _t_targets(T_row, 4 * n_t)
                 lhs, rhs = self.exact_sides(problem, row, x0, mu, L, ball, tr, bound, t, scale)
                 evidence.append(
                     {"point": row.point(), "t": t, "lhs": lhs, "rhs": rhs, "extra": extra}
                 )
                 continue
-            every, idx = _record_grid(m0, T, n_t, divisor=round(tau * m0))
+            every, idx = _record_grid(m0, T_row, n_t, divisor=round(tau * m0))
             sim = sdde_from_one(
                 problem,
                 x0,
@@ -1231,7 +1250,7 @@ class Thm42ProofStep(Thm42AsStated):
                 delta=row.delta,
                 tau=tau,
                 b=row.b,
-                T=T,
+                T=T_row,
                 m0=m0,
                 paths=int(p["paths"]),
                 seed=ctx.seed(f"paths-{j}"),
