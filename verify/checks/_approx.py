@@ -431,6 +431,9 @@ class ApproxRateCheck(Check):
             claimed_exponents={"K": eK, "b": eb},
             latex=self.latex,
         )
+        # the exact coupled moments need a constant sigma: the x* convention, or a problem
+        # whose Sigma does not depend on x (two-point)
+        const_sigma = p.get("sigma_at", "state") == "x_star" or isinstance(problem, TwoPoint)
         rate_points: dict[str, list[RatePoint]] = {"calibration": [], "held-out": []}
         extra: list[dict[str, Any]] = []
         for q in cal + ho:
@@ -457,7 +460,7 @@ class ApproxRateCheck(Check):
             }
             if p.get("w1", True):
                 row.update(marginal_w1(sim["X"], sim["x"], ctx.seed("w1-" + label), ctx.alpha))
-            if p.get("em_bias", True) and p.get("sigma_at", "state") == "x_star":
+            if p.get("em_bias", True) and const_sigma:
                 if q["K"] * (q["l"] + 1) <= int(p.get("em_bias_max_cost", 10**9)):
                     m = int(p.get("substeps", 4))
                     row.update(em_bias_rows(problem, self.kind, q["K"], q["b"], q["l"], m))
@@ -484,7 +487,7 @@ class ApproxRateCheck(Check):
             "rhs_scale": scale,
             "sigma_at": p.get("sigma_at", "state"),
             "X_bias": "exact (constant sigma, quadratic F): per_point X_bias_estimate"
-            if p.get("sigma_at", "state") == "x_star" and p.get("em_bias", True)
+            if const_sigma and p.get("em_bias", True)
             else "not computed: no exact reference for state-dependent sigma; mean_fine_scheme "
             "(the whole X - x~ part at `substeps`) is reported per point",
             "claimed_exponents": {"K": eK, "b": eb, "l": self.l_claim},

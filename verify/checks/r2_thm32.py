@@ -14,7 +14,9 @@ so levels 1 and 2 coincide in one "as-stated" check per coupling):
 
 - `R2-as-stated` — rate check (SPEC §2 (ii)) of the stated form under coupling (b)
   (quantile-coupled minibatch noise, shared delays), least squares; coupling (d) ($W_1$ of the
-  marginals, coupling-free lower bound) and the exact discretisation bias of $X$ in the details.
+  marginals, coupling-free lower bound) in the details; the exact discretisation bias of $X$
+  too when $\sigma$ is constant (`sigma_at="x_star"`; the default is the state-dependent
+  $\sigma(x)$ of Eq. (5)/(6), for which no exact reference exists).
 - `R2-as-stated-indep` — the same under coupling (c) (independent noise).
 - `R2-as-stated-logistic` — coupling (b) on L2-logistic regression (non-quadratic).
 - `R2-proof-recursion` — exact: each displayed bound on $A_K$ after "Using this recursion, we

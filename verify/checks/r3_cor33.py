@@ -11,7 +11,7 @@ with unspecified $C_1, C_2$; $t_K = 1$ (fixed horizon, $K$ refines).
 
 - `R3-as-stated` — rate check (SPEC §2 (ii)) under coupling (b) on the Section 5 two-point
   problem ($L = 1$, noise $\pm 1$, the paper's own SGD example), $W_1$ (coupling (d)) and the
-  exact discretisation bias of $X$ in the details.
+  exact discretisation bias of $X$ in the details ($\Sigma \equiv 1$ is constant here).
 - `R3-as-stated-ls` — the same on least squares ($L \approx 1.12$), including $K = 1$ where
   $\eta L \le 1$ fails (reported as not applicable).
 - `R3-proof-recursion` — exact: the lines of the Thm 3.2 recursion argument at $l = 0$.

@@ -12,7 +12,7 @@ with unspecified $C_3, C_4$; $t_K = 1$. Discussion after the theorem: with const
 **Checks** (machinery of `verify.checks._approx`):
 
 - `R4-as-stated` — rate check (SPEC §2 (ii)) under coupling (b), least squares, constant delay;
-  $W_1$ (coupling (d)) and the exact bias of $X$ in the details.
+  $W_1$ (coupling (d)) in the details (exact bias of $X$ only with `sigma_at="x_star"`).
 - `R4-as-stated-indep` — the same under coupling (c).
 - `R4-discussion-l` — the discussion claim: the $b$-dependent part $A_K = \mathbb E\|x_K -
   \tilde x_K\|$ (coupling (b)) is bounded by $C_4e^L/\sqrt b$ with $C_4$ fitted at $l = 1$ and
