@@ -298,8 +298,8 @@ class R1AsApplied(Check):
         rhs_scale=1.0,
     )
     full = profile(
-        K=1000,
-        paths=512,
+        K=500,
+        paths=128,
         l=10,
         eta=0.05,
         delta_b=0.3,
