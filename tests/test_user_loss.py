@@ -123,6 +123,14 @@ def test_glm_structure_detected_with_exact_ridge(expr, c, phi):
     assert sympy.simplify(loss.glm.phi.rewrite(sympy.Max) - ref) == 0
 
 
+@pytest.mark.parametrize(
+    ("expr", "margin"),
+    [(LOGISTIC, True), (HINGE, True), ("exp(-b*dot(a, x))", True), (LSQ, False), (WELSCH, False)],
+)
+def test_margin_losses_detected(expr, margin):
+    assert UserLoss(expr, 2, {"lam": 0.1, "c": 1.0}).glm.margin is margin
+
+
 @pytest.mark.parametrize("expr", [NONGLM, "dot(a, x)**2 * b + sum(x)", "exp(x_1) + 0*b"])
 def test_non_glm_losses_are_not_misdetected(expr):
     if "x_1" in expr:

@@ -342,3 +342,16 @@ def test_spec_problem_for_the_simulators():
     assert prob.L == pytest.approx(np.linalg.eigvalsh(A.T @ A / len(y))[-1], rel=1e-10)
     idx = np.zeros((2, 3), dtype=int)
     assert prob.sample_grads(np.zeros((2, 10)), idx).shape == (2, 3, 10)
+
+
+def test_margin_loss_requires_sign_labels(tmp_path):
+    (tmp_path / "d.csv").write_text("u,v,y\n1,2,0\n3,4,1\n5,7,1\n")
+    loss = '[loss]\nexpression = "softplus(-b*dot(a, x))"\n'
+    with pytest.raises(DataError, match="needs labels in") as info:
+        load_spec(write(tmp_path, loss + '[data]\npath = "d.csv"\n'))
+    assert info.value.parameter == "data.label" and "row 1" in str(info.value)
+    mapped = '[data]\npath = "d.csv"\nlabel_map = { "0" = -1, "1" = 1 }\n'
+    assert set(load_spec(write(tmp_path, loss + mapped)).dataset.y) == {-1.0, 1.0}
+    # not a margin loss: 0/1 labels are fine for least squares
+    lsq = '[loss]\nexpression = "(dot(a, x) - b)**2"\n[data]\npath = "d.csv"\n'
+    assert load_spec(write(tmp_path, lsq)).dataset.n == 3

@@ -107,6 +107,7 @@ class GLMStructure:
         b: the label symbol.
         c: the ridge weight $c$ (exact SymPy number).
         phi1, phi2: $\partial_z\varphi$, $\partial_z^2\varphi$.
+        margin: $\varphi(z, b) = \psi(b z)$ for some $\psi$ (a margin loss).
     """
 
     phi: sympy.Expr
@@ -115,6 +116,13 @@ class GLMStructure:
     c: sympy.Expr
     phi1: sympy.Expr
     phi2: sympy.Expr
+    margin: bool = False
+
+    @property
+    def labels_must_be_signs(self) -> bool:
+        r"""A margin loss $\varphi(z, b) = \psi(b z)$ (logistic, hinge, ...) models labels in
+        $\{-1, +1\}$; other label codings (e.g. 0/1) silently change the model."""
+        return self.margin
 
 
 @dataclass(frozen=True)
@@ -373,7 +381,9 @@ def _detect_glm(loss: UserLoss) -> GLMStructure | None:
             return None
     phi1 = sympy.diff(phi, z)
     phi2 = sympy.diff(phi, z, 2) if loss.smooth else sympy.nan
-    return GLMStructure(phi=phi, z=z, b=b, c=c, phi1=phi1, phi2=phi2)
+    u = sympy.Symbol("u", real=True)
+    margin = b in phi.free_symbols and b not in phi.xreplace({z: u / b}).free_symbols
+    return GLMStructure(phi=phi, z=z, b=b, c=c, phi1=phi1, phi2=phi2, margin=margin)
 
 
 def _numerically_zero(expr: sympy.Expr, loss: UserLoss, points: int = 8) -> bool:

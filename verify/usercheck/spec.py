@@ -261,6 +261,18 @@ def parse_spec(
         )
     loss = UserLoss(loss_spec.expression, dataset.d, loss_spec.constants)
     _check_loss_on_data(loss, dataset)
+    if loss.glm is not None and loss.glm.margin and data_spec.label_values is None:
+        signs = np.isin(dataset.y, (-1.0, 1.0))
+        if not signs.all():
+            i = int(np.argmax(~signs))
+            raise DataError(
+                "data.label",
+                f"{dataset.y[i]:g} (row {i + 1})",
+                "the loss is a margin loss phi(b a^T x) (logistic, hinge, ...), which needs "
+                f"labels in {{-1, +1}}; labels present: {sorted(set(dataset.y.tolist()))[:10]}",
+                'map them with data.label_map = { "0" = -1, "1" = 1 }, or declare '
+                "data.label_values if another coding is intended",
+            )
     return UserSpec(
         path=path,
         loss_spec=loss_spec,
