@@ -30,6 +30,7 @@ from numerics.rng import run_chunked
 from verify import api
 from verify.checks import load_checks
 from verify.checks.base import Check, profile
+from verify.executor import SerialExecutor
 from verify.report import TIMING_FIELDS, strip_timing
 
 REGISTRY = ["tests.test_distributed_run"]
@@ -252,3 +253,43 @@ def test_dask_worker_killed_mid_task_same_results_json(serial, dask_cluster, tmp
     after = set(ex.pids())
     assert killed in before and killed not in after  # that worker really died mid-task
     assert_same_report(serial.path, rep.path)
+
+
+# ----------------------------------------------------------------------------- real checks
+#: Quick real checks whose simulations go through `ctx.map` (grid points / chunks of paths).
+REAL_CHECKS = ("R2-proof-phi", "R2-proof-AK")
+
+
+class CountingExecutor:
+    """Passes everything to `inner` and counts the tasks it was given."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.workers, self.tasks = inner, inner.workers, 0
+
+    def map(self, fn, tasks, on_done=None):
+        self.tasks += len(tasks)
+        return self.inner.map(fn, tasks, on_done)
+
+    def close(self) -> None:
+        return None
+
+    def __repr__(self) -> str:
+        return repr(self.inner)
+
+
+def test_real_quick_checks_same_results_json_on_dask(dask_cluster, tmp_path):
+    """Real checks of the package (default registry), quick profile: serial vs the dask
+    LocalCluster, and their work really went through the executor in several tasks."""
+    ex, mark = dask_cluster
+    mark.write_text("no fault injection in this test")
+    registry = load_checks()
+    ids = [c for c in REAL_CHECKS if c in registry.ids()]
+    if not ids:
+        pytest.skip(f"none of {REAL_CHECKS} is registered")
+    kw = dict(out=tmp_path, seed=3, registry=registry, only=ids)
+    serial = CountingExecutor(SerialExecutor())
+    a = api.run(run_name="serial", executor=serial, **kw)
+    b = api.run(run_name="dask", executor=CountingExecutor(ex), **kw)
+    assert serial.tasks >= 2 * len(ids), f"{ids} sent only {serial.tasks} tasks to the executor"
+    assert not any(r.error for r in a.results), [r.error for r in a.results]
+    assert_same_report(a.path, b.path)
