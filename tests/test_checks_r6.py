@@ -76,6 +76,17 @@ def test_quick_grids_report_not_applicable_points(quick_results):
         assert na and all(g["L_tau"] == 1.6 and "V < 0" in g["reason"] for g in na)
 
 
+def test_as_applied_rows_carry_the_continuous_reference(quick_results):
+    rows = [g for g in quick_results["R6-as-applied"].details["grid"] if "k" in g]
+    assert rows
+    for g in rows:
+        assert {"sdde_mse", "delayed_gd_stable", "overflow", "eta", "epsilon", "l"} <= set(g)
+        # the theorem's coupling of the parameters: tau = l eta, epsilon = eta tau^2, t = k eta
+        assert g["tau"] == pytest.approx(g["l"] * g["eta"], rel=1e-12)
+        assert g["epsilon"] == pytest.approx(g["eta"] * g["tau"] ** 2, rel=1e-12)
+        assert g["t"] == pytest.approx(g["k"] * g["eta"], rel=1e-9, abs=1e-12)
+
+
 def test_mc_sanity_row_recorded(quick_results):
     mc = quick_results["R6-as-stated"].details["mc_sanity"]
     assert mc["paths"] == r6.Thm41AsStated.quick["mc_paths"]

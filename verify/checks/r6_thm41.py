@@ -639,7 +639,7 @@ _STATED_FULL = dict(
     epsilons=(1e-1, 1e-2, 1e-4),
     bs=(1, 16),
     n_t=40,
-    horizon_taus=300.0,
+    horizon_taus=150.0,
     mc_paths=20000,
 )
 
@@ -1084,7 +1084,7 @@ _APPLIED_FULL = dict(
     lam_fracs=(0.001, 0.02, 0.5, 0.9, 0.99),
     bs=(1, 8, 64),
     n_t=30,
-    horizon_taus=200.0,
+    horizon_taus=100.0,
 )
 
 
