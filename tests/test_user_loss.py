@@ -8,6 +8,7 @@ inf of the Welsch phi'' = -2 e^{-3/2} at r^2 = 3); a brute-force loop over sampl
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -207,6 +208,9 @@ def test_least_squares_constants_are_exact_spectrum():
         Sig += np.outer(g - gbar, g - gbar) / A.shape[0]
     np.testing.assert_allclose(an.Sigma, Sig, rtol=1e-8, atol=1e-12)
     np.testing.assert_allclose(an.A_tilde, A.T @ A / A.shape[0], rtol=1e-12)
+    summary = json.loads(json.dumps(an.to_dict()))
+    assert summary["quadratic"] is True and summary["L"]["kind"] == "certified"
+    np.testing.assert_allclose(summary["Sigma"], Sig, rtol=1e-8, atol=1e-12)
 
 
 def test_logistic_certified_L_mu_against_numpy():

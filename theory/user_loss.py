@@ -164,6 +164,30 @@ class LossAnalysis:
     phi2_range: tuple[float, float] | None = None
     phi2_range_ball: tuple[float, float] | None = None
 
+    def to_dict(self) -> dict:
+        """JSON-able summary for reports (arrays as nested lists)."""
+
+        def const(c: Constant) -> dict:
+            return {"value": c.value, "kind": c.kind, "detail": c.detail}
+
+        return {
+            "x_star": self.x_star.tolist(),
+            "grad_norm": self.grad_norm,
+            "x_star_error": self.x_star_error,
+            "L": const(self.L),
+            "mu": const(self.mu),
+            "L_ball": const(self.L_ball),
+            "mu_ball": const(self.mu_ball),
+            "D": self.D,
+            "convexity": {"status": self.convexity.status, "detail": self.convexity.detail},
+            "smooth": self.smooth,
+            "glm": self.glm,
+            "quadratic": self.quadratic,
+            "Sigma": self.Sigma.tolist(),
+            "A_tilde": None if self.A_tilde is None else self.A_tilde.tolist(),
+            "notes": list(self.notes),
+        }
+
     @property
     def quadratic(self) -> bool:
         r"""True when $F$ is quadratic: a GLM with constant $\varphi''$ (certified)."""
