@@ -29,7 +29,9 @@ $\eta = 1$, $u_k = 1/(\mu k)$, $U(t) = \delta/(\mu t)$.
   cyclic and one pre-drawn i.i.d. uniform sequence (shared by all paths, so both simulators
   see the same $l_k$). Verdict: exact, tolerance tied to float64 rounding:
   $8\,\varepsilon\,K\prod_k(1+\eta u_kL)\max(1,\max|x_K|)$ (a per-step rounding of a few
-  ulps propagated through the recursion's worst-case amplification).
+  ulps propagated through the recursion's worst-case amplification; for the state-dependent
+  $\sigma(x)$ rows the factor ignores the $x$-dependence of $\sigma$, so there it is a yardstick,
+  not a proof).
 
 **Conventions (SPEC §1).** Decreasing schedules start at $k_0 = 1$; footnote-2 cap
 $\min(l_k, k)$ (no initial segment); $\sigma$ at $x^*$ (additive) and $\sigma(x)$ at the
