@@ -51,7 +51,8 @@ the exact minibatch noise); for τ = 0 the closed form `theory.energy.quadratic_
 
 **Conventions** (`CONVENTIONS`, SPEC §1): start at $t = 1$, $\xi \equiv x_0$ on $[1-\tau, 1]$;
 θ ≡ τ at level 1, $l_k = l$ at level 2 (footnote-2 cap = constant segment); σ at $x^*$;
-$D$ = the $(1-\varepsilon_D)$ quantile of $\sup_t\|X(t)-x_0\|$ over pilot paths, containment
+$D$ = an upper $(1-\alpha)$ confidence bound (order statistic, distribution-free) of the
+$(1-\varepsilon_D)$ quantile of $\sup_t\|X(t)-x_0\|$ over pilot paths, containment
 measured on independent paths (Clopper–Pearson bound on the exit probability; rows whose
 bound exceeds $\varepsilon_{\max}$ are NOT APPLICABLE); $H = H_{\min}$; μ, L the extreme
 Hessian eigenvalues (global).
@@ -111,8 +112,9 @@ CONVENTIONS: tuple[str, ...] = (
     "sigma at x* (SPEC §1): sigma sigma^T = Sigma(x*)/b, E tr(sigma sigma^T) = tr Sigma(x*)/b; "
     "ASGD on least squares uses the exact minibatch noise (with replacement) and "
     "E tr = sup_k E tr Sigma(x_k)/b (exact, from the moments).",
-    "D (SPEC §1 hypothesis): the (1 - eps_D) quantile of sup_t ||X(t) - x0|| over pilot paths "
-    "(sup over the recorded times of [1, T_ball]); the exit probability is measured on "
+    "D (SPEC §1 hypothesis): a distribution-free upper (1 - alpha) confidence bound (an order "
+    "statistic) of the (1 - eps_D) quantile of sup_t ||X(t) - x0|| over pilot paths (sup over "
+    "the recorded times of [1, T_ball]); the exit probability is measured on "
     "independent paths with a one-sided Clopper-Pearson bound (exact); a grid row whose bound "
     "exceeds eps_max is NOT APPLICABLE. A given D (param D) replaces the quantile.",
     "H = E tr(sigma sigma^T) + 2 mu L D^2 (smallest admissible, SPEC §1).",
@@ -331,9 +333,11 @@ def measure_ball(
 ) -> Ball:
     r"""Choose $D$ and measure containment from $\sup_t\|X(t)-x_0\|$ of independent paths.
 
-    The first half of the paths is the pilot (quantile $1-\varepsilon_D$, `eps_D`), the second
-    half the test; a given `D` replaces the quantile. Exit probability: one-sided
-    Clopper–Pearson upper bound at level α (exact).
+    The first half of the paths is the pilot: $D$ is the order statistic $X_{(j)}$ with the
+    smallest $j$ such that $P(\mathrm{Bin}(n, 1-\varepsilon_D) \le j-1) \ge 1-\alpha$, an upper
+    $(1-\alpha)$ confidence bound of the $(1-\varepsilon_D)$ quantile (the sample maximum when
+    $n$ is too small); the second half is the test; a given `D` replaces the quantile. Exit
+    probability: one-sided Clopper–Pearson upper bound at level α (exact).
     """
     sup_dist = np.asarray(sup_dist, dtype=float)
     half = sup_dist.size // 2
@@ -342,8 +346,15 @@ def measure_ball(
         D, rule = float(params["D"]), "given"
     else:
         eps = float(params.get("eps_D", 0.01))
-        D = float(np.quantile(pilot, 1.0 - eps, method="higher"))
-        rule = f"{1 - eps:g}-quantile of sup_t ||X(t) - x0|| over {half} pilot paths"
+        srt = np.sort(pilot)
+        # smallest order statistic X_(j) with P(Bin(n, 1-eps) <= j-1) >= 1-alpha: an upper
+        # (1-alpha) confidence bound of the (1-eps) quantile (distribution-free)
+        j = int(_st.binom.ppf(1 - alpha, half, 1 - eps)) + 1
+        D = float(srt[min(j, half) - 1])
+        rule = (
+            f"upper {1 - alpha:g}-confidence bound (order statistic {min(j, half)} of {half} "
+            f"pilot paths) of the {1 - eps:g}-quantile of sup_t ||X(t) - x0||"
+        )
     exits = int(np.count_nonzero(~(test <= D)))
     n = test.size
     ucb = 1.0 if exits == n else float(_st.beta.ppf(1 - alpha, exits + 1, n - exits))
@@ -962,7 +973,8 @@ class Thm42AsStatedMC(Thm42AsStated):
                 ctx,
                 Verdict.NOT_APPLICABLE,
                 "monte-carlo",
-                message="every grid row fails a hypothesis",
+                message="every grid row fails a hypothesis: "
+                + "; ".join(f"{_label(r['point'])}: {r['reason']}" for r in na),
                 details={"not_applicable": na},
             )
         res = self.from_grid(
@@ -1282,7 +1294,8 @@ class Thm42ProofStep(Thm42AsStated):
                 ctx,
                 Verdict.NOT_APPLICABLE,
                 "monte-carlo",
-                message="every grid row fails a hypothesis",
+                message="every grid row fails a hypothesis: "
+                + "; ".join(f"{_label(r['point'])}: {r['reason']}" for r in na),
                 details={"not_applicable": na},
             )
         res = self.from_grid(

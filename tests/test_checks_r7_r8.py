@@ -1,0 +1,305 @@
+"""Tests of the R7 (Thm 4.2) and R8 (Cor 4.3) checks.
+
+Structural tests run every check in a reduced quick profile through `Check.execute`; they never
+assert that a real claim PASSes or FAILs, except where the comparison is a mathematical
+certainty (said in a comment). Falsified claims are scaled below an exact left side so that
+they are false by construction, and must come out FAIL. Helpers are tested against exact
+references (Clopper–Pearson closed form, the τ = 0 closed form vs exact Euler–Maruyama moments
+with Richardson extrapolation).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from numerics.moments import em_scheme_moments
+from theory.errors import InputError
+from verify.checks import r7_thm42 as r7
+from verify.checks import r8_cor43 as r8
+from verify.context import RunContext
+from verify.verdict import Verdict
+
+ALL = r7.CHECKS + r8.CHECKS
+BY_ID = {c.id: c for c in ALL}
+
+#: A small, fast setting: one benign quadratic row (x0_dist = 1 so E||X(1)-x*||^2 = 1).
+SMALL_SDDE = dict(
+    rows=(dict(kappa=2, noise=1.0, delta=1.0, tau=0.2),),
+    T=4.0,
+    n_t=6,
+    h_kappa=0.5,
+    paths=300,
+    ball_paths=1000,
+    T_ball=4.0,
+)
+SMALL_LOGISTIC = {**SMALL_SDDE, "rows": (dict(problem="logistic", kappa=3, delta=1.0, tau=0.2),)}
+SMALL_ASGD = dict(
+    rows=(dict(kappa=2, noise=1.0, l=1),), deltas=(1.0,), K=50, K_ball=50, ball_paths=1000
+)
+
+
+def small(check) -> dict:
+    if check.id.endswith("-ito"):
+        return {}
+    if "as-applied" in check.id:
+        return dict(SMALL_ASGD)
+    if check.id.endswith("-mc"):
+        return dict(SMALL_LOGISTIC)
+    return dict(SMALL_SDDE)
+
+
+def run(check, **overrides):
+    ctx = RunContext(check_id=check.id, profile="quick")
+    return check.execute(ctx, {**small(check), **overrides})
+
+
+# ------------------------------------------------------------------------------ structure
+
+
+@pytest.mark.parametrize("check", ALL, ids=lambda c: c.id)
+def test_structure_and_evidence(check):
+    res = run(check)
+    assert res.error == "", res.error
+    assert res.verdict in set(Verdict)
+    assert res.id == check.id and res.level == check.level
+    assert res.claim and res.message and res.conventions
+    assert res.runtime_s > 0
+    if check.id.endswith("-ito"):
+        assert res.method == "symbolic"
+        assert res.details["identities"]
+        return
+    grid = res.details["grid"]
+    assert grid, "every applicable grid row carries its evidence"
+    for row in grid:
+        assert {"estimate", "lcb", "ucb", "rhs", "verdict"} <= set(row)
+        assert row["lcb"] <= row["estimate"] <= row["ucb"]
+    if res.method == "monte-carlo":
+        assert res.bound_kind.startswith("Student-t (asymptotic)")
+        assert res.alpha == 0.05 and res.paths == 300
+        assert "Holm" in res.details["multiple_testing"]
+        assert all("D" in r and "exit_fraction" in r for r in grid)
+    else:
+        assert res.method == "exact"
+        assert res.bound_kind.startswith("exact")
+        assert all("D" in r and "exit_fraction" in r and "H" in r for r in grid)
+
+
+@pytest.mark.parametrize("check", ALL, ids=lambda c: c.id)
+def test_full_profile_constructs(check):
+    p = check.params_for("full")
+    if check.id.endswith("-ito"):
+        assert p["d"] >= 2
+        return
+    rows = r7._rows(p["rows"])
+    assert len(rows) >= len(r7._rows(check.params_for("quick")["rows"]))
+    seen = set()
+    for row in rows:
+        key = (row.problem, row.kappa, row.noise)
+        if key not in seen:
+            seen.add(key)
+            problem, x0, mu, L = r7.build_problem(row)
+            assert L / mu == pytest.approx(row.kappa, rel=1e-9)
+            assert np.linalg.norm(x0 - problem.x_star) == pytest.approx(row.x0_dist)
+
+
+def test_plots_written_only_to_out_dir(tmp_path):
+    check = BY_ID["R8-as-stated"]
+    ctx = RunContext(check_id=check.id, out_dir=tmp_path)
+    res = check.execute(ctx, small(check))
+    assert res.plots and all(str(p).startswith(str(tmp_path)) for p in res.plots)
+
+
+# ------------------------------------------------------------------------------ exact identities
+
+
+@pytest.mark.parametrize("cid", ["R7-proof-ito", "R8-proof-ito"])
+def test_ito_identity_pass_and_falsified(cid):
+    check = BY_ID[cid]
+    # Mathematically certain: Itô's formula for E = (t-1)/2 r2 - K ln t/(2 mu^2) gives exactly
+    # the printed expression (hand derivation: d r2 = 2<X-x*, dX> + tr(beta^2 sigma sigma^T)dt).
+    assert run(check).verdict is Verdict.PASS
+    # Twice a non-zero expression is not the expression: false by construction.
+    assert run(check, rhs_scale=2.0).verdict is Verdict.FAIL
+
+
+@pytest.mark.parametrize("cid", ["R7-proof-nonpositive", "R8-proof-nonpositive"])
+def test_nonpositive_certain_and_falsified(cid):
+    check = BY_ID[cid]
+    # Mathematically certain with H = E tr + 2 mu L D^2 and theta = tau: 2t mu^2 (rhs - lhs) =
+    # (delta+1)(H + 2L^2D^2tau) - 2 mu L D^2 - 2L^2D^2 theta - delta tr
+    # = tr + delta(2 mu L D^2 + 2 L^2 D^2 tau) >= 0 (theory.energy.nonpositive_certificate).
+    assert run(check).verdict is Verdict.PASS
+    # With rhs_scale = 0.1 and delta = 1 the right side 0.2 (tr + 2 mu L D^2 + 2 L^2 D^2 tau)
+    # is below the left side (2 mu L D^2 + 2 L^2 D^2 tau + tr) whenever D > 0: false.
+    assert run(check, rhs_scale=0.1).verdict is Verdict.FAIL
+
+
+# ------------------------------------------------------------------------------ falsified claims
+
+
+def test_r8_as_stated_falsified_below_exact_lhs():
+    check = BY_ID["R8-as-stated"]
+    res = run(check)
+    row = res.details["grid"][0]
+    H, mu, delta = row["H"], row["mu"], 1.0
+    # Exact reference: E||X(1) - x*||^2 = ||x0 - x*||^2 = 1 and E||X(t)-x*||^2 is continuous;
+    # the bound at t -> 1+ tends to (delta+1) H / mu^2 and ln t/(t-1) <= 1. Scaling the bound by
+    # 0.5 / ((delta+1) H / mu^2) puts it below 0.5 < E||X(t)-x*||^2 near t = 1: false.
+    scale = 0.5 / ((delta + 1) * H / mu**2)
+    res_f = run(check, rhs_scale=scale)
+    assert res_f.verdict is Verdict.FAIL
+    assert res_f.details["grid"][0]["D"] == row["D"]  # same measured ball
+
+
+@pytest.mark.parametrize(
+    "cid",
+    [
+        "R7-as-stated",
+        "R7-as-stated-mc",
+        "R8-as-stated-mc",
+        "R7-proof-first-inequality",
+        "R7-proof-decreasing",
+        "R8-proof-first-inequality",
+        "R8-proof-decreasing",
+    ],
+)
+def test_falsified_claims_fail(cid):
+    # Near t = 1 the left sides are E||X-x*||^2 ~ 1 (as stated) or E[printed equality] + c ~
+    # 1/2 ||x0-x*||^2 = 1/2 (proof steps), while every right side is a finite positive number
+    # of order (delta+1)(H + 2L^2D^2tau)/mu^2 ~ 1e2 for this small row; scaled by 1e-9 it is
+    # far below: false by construction.
+    res = run(BY_ID[cid], rhs_scale=1e-9)
+    assert res.verdict is Verdict.FAIL, res.message
+
+
+@pytest.mark.parametrize("cid", ["R7-as-applied", "R8-as-applied"])
+def test_as_applied_falsified_below_exact_lhs(cid):
+    check = BY_ID[cid]
+    res = run(check, rhs_scale=1e-9)
+    # Exact reference: one SGD step from x0 with step 1/mu on Q = diag(mu, L), kappa = 2:
+    # e_2 = (I - Q/mu) e_1 - zeta/mu, so E||x_2 - x*||^2 >= ||(I - Q/mu) e_1||^2
+    # = (1 - 2)^2 * 1/2 = 1/2 (the L-mode), while the bound at t = 2 is finite: scaled by
+    # 1e-9 it is below 1/2.
+    assert res.verdict is Verdict.FAIL, res.message
+
+
+# ------------------------------------------------------------------------------ hypotheses
+
+
+@pytest.mark.parametrize("check", [c for c in ALL if not c.id.endswith("-ito")], ids=lambda c: c.id)
+def test_not_applicable_when_not_strongly_convex_with_mu(check):
+    res = run(check, mu_factor=2.0)
+    assert res.verdict is Verdict.NOT_APPLICABLE
+    assert "strongly convex" in res.message
+
+
+@pytest.mark.parametrize("cid", ["R8-as-stated", "R7-proof-first-inequality", "R8-as-applied"])
+def test_not_applicable_when_paths_leave_the_ball(cid):
+    # D = 1e-3 while ||x* - x0|| = 1: every path leaves d(x0, D).
+    res = run(BY_ID[cid], D=1e-3)
+    assert res.verdict is Verdict.NOT_APPLICABLE
+    na = res.details["not_applicable"]
+    assert na and all(r["exit_fraction"] == 1.0 for r in na)
+
+
+def test_diverged_when_iterates_overflow():
+    # kappa = 1e4: the step 1/(mu k) = 1e4/k on the L-mode multiplies the error by
+    # |1 - 1e4/k| for k < 5e3; the product exceeds the float range (C(9999, 4999) ~ 1e3008).
+    check = BY_ID["R8-as-applied"]
+    res = run(check, rows=(dict(kappa=1e4, noise=1.0),), ball_paths=20)
+    assert res.verdict is Verdict.DIVERGED
+    assert "non-finite" in res.message
+
+
+# ------------------------------------------------------------------------------ helpers
+
+
+def test_measure_ball_clopper_pearson_closed_form():
+    # Two halves: pilot 0..99 (quantile 0.99 "higher" = 99), test all below -> 0 exits:
+    # the one-sided Clopper-Pearson bound is 1 - alpha^(1/n) exactly.
+    sup = np.concatenate([np.arange(100.0), np.linspace(0, 50, 100)])
+    ball = r7.measure_ball(sup, {"eps_D": 0.01, "eps_max": 0.05}, 0.05, 10.0)
+    assert ball.D == 99.0 and ball.exits == 0
+    assert ball.exit_ucb == pytest.approx(1 - 0.05 ** (1 / 100), rel=1e-10)
+    assert ball.holds
+    ball2 = r7.measure_ball(sup, {"D": 10.0, "eps_max": 0.05}, 0.05, 10.0)
+    assert ball2.exits == int(np.count_nonzero(np.linspace(0, 50, 100) > 10.0))
+    assert not ball2.holds
+
+
+def test_tau0_moments_match_richardson_of_exact_em_moments():
+    # Independent reference: exact moments of Euler-Maruyama at steps h, h/2, extrapolated
+    # (weak order 1: error of 2 M_{h/2} - M_h is O(h^2)).
+    row = r7.Row(kappa=4.0, noise=2.0, delta=0.5)
+    problem, x0, mu, _L = r7.build_problem(row)
+    Q = problem.hessian(problem.x_star)
+    S = problem.Sigma(problem.x_star)
+    t_check = np.array([1.5, 2.0, 4.0])
+    ests = []
+    for m0 in (200, 400):
+        h = 1.0 / m0
+        res = em_scheme_moments(
+            Q,
+            problem.x_star,
+            np.ones(1),
+            1.0,
+            h,
+            lambda t, h=h: h / (mu * t),
+            3 * m0,
+            noise=S * row.delta / h,
+            x0=x0,
+            record=np.rint((t_check - 1) * m0).astype(int),
+            k0=m0,
+        )
+        ip = np.einsum("ij,rji->r", Q, res.second_moment)
+        ests.append((res.mse, ip))
+    rich_m = 2 * ests[1][0] - ests[0][0]
+    rich_ip = 2 * ests[1][1] - ests[0][1]
+    m, ip = r8.tau0_moments(t_check, problem, x0, mu, row.delta, row.b)
+    # h = 1/400, kappa = 4: O(h^2) error ~ 1e-4 relative; the first-order gap is ~1e-2.
+    assert np.max(np.abs(m - rich_m) / m) < 2e-3
+    assert np.max(np.abs(ip - rich_ip) / ip) < 2e-3
+    assert np.max(np.abs(m - ests[1][0]) / m) > 1e-4  # the raw scheme is measurably biased
+
+
+def test_horizons_cover_the_unstable_window():
+    row = r7.Row(kappa=10.0, tau=3.0)
+    assert r7.sdde_horizon(5.0, row, 3.0) == pytest.approx(120 / math.pi)
+    assert r7.sdde_horizon(50.0, row, 3.0) == 50.0
+    # l = 0: delayed GD threshold 2 sin(pi/2) = 2, unstable for k < kappa/2 = 5.
+    assert r7.asgd_horizon(3, row, 0) == 10
+    assert r7.asgd_horizon(1000, row, 0) == 1000
+
+
+def test_bad_rows_raise_input_errors():
+    with pytest.raises(InputError):
+        r7._rows([dict(kapa=3)])
+    with pytest.raises(InputError):
+        r7.build_problem(r7.Row(problem="hinge"))
+    with pytest.raises(InputError):
+        r7.steps_per_unit(r7.Row(kappa=2.0), 0.123, 0.5)
+
+
+def test_exact_rows_result_bracket_logic():
+    check = BY_ID["R7-as-stated"]
+    ctx = RunContext(check_id=check.id)
+    t = np.array([1.5, 2.0])
+
+    def verdict(lhs, bias):
+        ev = [
+            {
+                "point": {"r": 0},
+                "t": t,
+                "lhs": np.array(lhs),
+                "rhs": np.ones(2),
+                "bias": np.array(bias),
+            }
+        ]
+        return r7.exact_rows_result(check, ctx, ev, []).verdict
+
+    assert verdict([0.5, 0.9], [0.05, 0.05]) is Verdict.PASS
+    assert verdict([0.5, 1.2], [0.05, 0.1]) is Verdict.FAIL
+    assert verdict([0.5, 0.98], [0.05, 0.05]) is Verdict.INCONCLUSIVE
