@@ -165,6 +165,7 @@ def test_step_hypothesis_edges():
         ("R2-proof-recursion", {"K": (2,), "L": (4.0,), "l": (0, 1)}),
         ("R4-proof-lines", {"k": (1,), "L": (2.0,), "l": (1, 4)}),
         ("R2-proof-AK", {"grid": [(4, 1, 7)]}),
+        ("R4-proof-step", {"grid": [(4, 1, 4)]}),
     ],
 )
 def test_violated_hypothesis_gives_not_applicable(check_id, overrides):
@@ -206,8 +207,19 @@ def test_zero_rhs_is_falsified_claim_and_fails(check_id):
     assert res.details["rhs_scale"] == 0.0
 
 
-@pytest.mark.parametrize("check_id", ["R2-proof-AK", "R3-proof-AK", "R4-proof-AK"])
+@pytest.mark.parametrize(
+    "check_id",
+    [
+        "R2-proof-AK",
+        "R3-proof-AK",
+        "R4-proof-AK",
+        "R2-proof-step",
+        "R3-proof-step",
+        "R4-proof-step",
+    ],
+)
 def test_zero_rhs_fails_for_measured_AK(check_id):
+    # A_K > 0, and at k = 1 the recursion's left side is A_1 - A_0 = E||x_1 - x~_1|| > 0 (e_0 = 0)
     res = _run(BY_ID[check_id], {"rhs_scale": 0.0, "paths": 200})
     assert res.verdict is Verdict.FAIL
 

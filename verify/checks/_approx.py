@@ -70,6 +70,7 @@ __all__ = [
     "ApproxRateCheck",
     "EMErrorCheck",
     "MeasuredAKCheck",
+    "MeasuredRecursionCheck",
     "build_problem",
     "delay_model",
     "em_error_exact",
@@ -737,5 +738,92 @@ class MeasuredAKCheck(Check):
                 "proof_lines": line_rows,
                 "Phi": "sqrt(tr Sigma(x*)) + sqrt(sup_k E tr Sigma(x_k)) (exact moments for "
                 "least squares)",
+            },
+        )
+
+
+class MeasuredRecursionCheck(Check):
+    r"""Proof step (2), the first displayed inequality, along simulated trajectories:
+
+    $$A_k \le A_{k-1} + \eta L\sum_{j=1}^{l+1} q_jA_{k-j} + \frac{\eta\Phi}{\sqrt b},
+    \qquad k = 1..K,$$
+
+    with $A_k = \mathbb E\|x_k - \tilde x_k\|$ under coupling (b) (shared delays), $q_j$ the law
+    of the delay $j-1$ used at step $k-1$ (capped at $k-1$, footnote 2) and $\Phi$ as in
+    `MeasuredAKCheck` (exact for least squares). Per path,
+    $D_k = \|e_k\| - \|e_{k-1}\| - \eta L\sum_j q_j\|e_{k-j}\|$ ($e = x - \tilde x$) has mean
+    equal to the left side minus the delayed terms, so each $k$ is one Monte Carlo mean against
+    $\eta\Phi/\sqrt b$; Holm over $k$ (and over the grid's $(K, b, l)$).
+    """
+
+    level = "proof-step"
+    method = "monte-carlo"
+    kind: ClassVar[str] = "random"
+    conventions = CONVENTIONS
+
+    def hypotheses(self, ctx: RunContext) -> list[Hypothesis]:
+        p = ctx.params
+        problem = build_problem(p.get("problem", "least-squares"), p.get("data_seed", 0))
+        ok, bad = split_by_hypothesis(self.kind, float(problem.L), _grid(p["grid"], "grid"))
+        return [
+            Hypothesis("grad F L-Lipschitz", True, f"L = {float(problem.L):.4g} (global)"),
+            Hypothesis(
+                STEP_HYPOTHESIS[self.kind] + " on >= 1 grid point",
+                bool(ok),
+                f"{len(bad)} grid points violate it",
+            ),
+        ]
+
+    def run(self, ctx: RunContext) -> CheckResult:
+        from numerics.moments import capped_delay_probabilities
+
+        p = ctx.params
+        problem = build_problem(p.get("problem", "least-squares"), p.get("data_seed", 0))
+        L = float(problem.L)
+        scale = float(p.get("rhs_scale", 1.0))
+        pts, bad = split_by_hypothesis(self.kind, L, _grid(p["grid"], "grid"))
+        tr_star = float(np.trace(problem.Sigma(problem.x_star)))
+        samples, rhs, points = [], [], []
+        for q in pts:
+            K, b, l = q["K"], q["b"], q["l"]
+            eta = 1.0 / K
+            delay = delay_model(self.kind, l)
+            res = simulate_coupled(
+                problem,
+                eta=eta,
+                K=K,
+                paths=int(p["paths"]),
+                b=b,
+                x0=start_point(problem),
+                delay=delay,
+                coupling="quantile",
+                sigma_at="x_star",
+                record_every=1,
+                seed=ctx.seed(f"step-K{K}-b{b}-l{l}"),
+                map_fn=ctx.map,
+            )
+            raise_if_diverged(res, f"K={K}, b={b}, l={l}")
+            assert res.trajectories is not None
+            e = np.linalg.norm(res.trajectories["asgd"] - res.trajectories["scheme"], axis=2)
+            tr_x = expected_trace_sigma(problem, kind=self.kind, K=K, l=l, b=b)
+            P = eta * (math.sqrt(tr_star) + math.sqrt(max(tr_x, 0.0))) / math.sqrt(b)
+            for k in range(1, K + 1):
+                qk = capped_delay_probabilities(delay.probabilities(k - 1), k - 1)
+                delayed = sum(qk[d] * e[k - 1 - d] for d in range(l + 1) if qk[d] > 0)
+                samples.append(e[k] - e[k - 1] - eta * L * delayed)
+                rhs.append(scale * P)
+                points.append({"K": K, "b": b, "l": l, "k": k})
+        return self.from_grid(
+            ctx,
+            samples,
+            rhs,
+            points=points,
+            bound=p.get("bound", "student-t"),
+            details={
+                "problem": problem.name,
+                "L": L,
+                "rhs_scale": scale,
+                "not_applicable": bad,
+                "Phi": "sqrt(tr Sigma(x*)) + sqrt(sup_k E tr Sigma(x_k)) (exact moments)",
             },
         )

@@ -32,6 +32,9 @@ so levels 1 and 2 coincide in one "as-stated" check per coupling):
 - `R2-proof-em` — exact: the Euler–Maruyama strong-error step
   $\mathbb E\|X(t_K) - \tilde x_K\| \le C_1(1/\sqrt K + l/K^{3/2})$ (coupling (a)), two-point
   problem, joint Gaussian law from exact moments.
+- `R2-proof-step` — Monte Carlo: the first displayed inequality
+  $A_k \le A_{k-1} + \eta L\sum_j q_jA_{k-j} + \eta\Phi/\sqrt b$ at every $k$, along coupled
+  trajectories (Holm over $k$).
 - `R2-proof-AK` — Monte Carlo: measured $A_K = \mathbb E\|x_K - \tilde x_K\|$ (coupling (b))
   against the explicit bound $KP + 4Pe^{gK}/g$ of the proof.
 
@@ -58,6 +61,7 @@ from verify.checks._approx import (
     ApproxRateCheck,
     EMErrorCheck,
     MeasuredAKCheck,
+    MeasuredRecursionCheck,
     build_problem,
 )
 from verify.checks.base import Check, profile, raise_if_diverged, run_alone
@@ -441,6 +445,25 @@ class Thm32MeasuredAK(MeasuredAKCheck):
     )
 
 
+class Thm32MeasuredRecursion(MeasuredRecursionCheck):
+    """The first displayed recursion inequality along simulated trajectories (Thm 3.2)."""
+
+    id = "R2-proof-step"
+    result = RESULT
+    claim = (
+        "A_k <= A_{k-1} + eta L sum_{j=1}^{l+1} q_j A_{k-j} + eta Phi/sqrt(b) for k = 1..K "
+        "[coupling (b), measured]"
+    )
+    claim_latex = r"A_k \le A_{k-1} + \eta L\sum_{j=1}^{l+1}q_jA_{k-j} + \frac{\eta\Phi}{\sqrt b}"
+    kind = "random"
+    quick = profile(problem="least-squares", grid=[(16, 1, 3), (32, 4, 7)], paths=800)
+    full = profile(
+        problem="least-squares",
+        grid=[(K, b, l) for K in (16, 64) for b in (1, 16) for l in (0, 3, 15)],
+        paths=20000,
+    )
+
+
 CHECKS = [
     Thm32AsStated(),
     Thm32AsStatedIndependent(),
@@ -450,6 +473,7 @@ CHECKS = [
     Thm32Phi(),
     Thm32ProofEM(),
     Thm32MeasuredAK(),
+    Thm32MeasuredRecursion(),
 ]
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ with unspecified $C_1, C_2$; $t_K = 1$ (fixed horizon, $K$ refines).
   $\eta L \le 1$ fails (reported as not applicable).
 - `R3-proof-recursion` — exact: the lines of the Thm 3.2 recursion argument at $l = 0$.
 - `R3-proof-em` — exact: $\mathbb E\|X(t_K) - \tilde x_K\| \le C_1/\sqrt K$ (coupling (a)).
+- `R3-proof-step` — Monte Carlo: $A_k \le (1+\eta L)A_{k-1} + \eta\Phi/\sqrt b$ at every $k$.
 - `R3-proof-AK` — Monte Carlo: $A_K$ against $KP + 4Pe^{\eta LK}/(\eta L)$.
 
 **References**: as Thm 3.2 (exact coupled EM moments, `theory.constants.thm32_lines` with
@@ -28,7 +29,12 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
-from verify.checks._approx import ApproxRateCheck, EMErrorCheck, MeasuredAKCheck
+from verify.checks._approx import (
+    ApproxRateCheck,
+    EMErrorCheck,
+    MeasuredAKCheck,
+    MeasuredRecursionCheck,
+)
 from verify.checks.base import profile, run_alone
 from verify.checks.r2_thm32 import Thm32ProofRecursion
 
@@ -146,12 +152,27 @@ class Cor33MeasuredAK(MeasuredAKCheck):
     )
 
 
+class Cor33MeasuredRecursion(MeasuredRecursionCheck):
+    """The recursion A_k <= (1 + eta L) A_{k-1} + P along trajectories (l = 0)."""
+
+    id = "R3-proof-step"
+    result = RESULT
+    claim = "A_k <= A_{k-1} + eta L A_{k-1} + eta Phi/sqrt(b) for k = 1..K [coupling (b)]"
+    claim_latex = r"A_k \le (1+\eta L)A_{k-1} + \frac{\eta\Phi}{\sqrt b}"
+    kind = "none"
+    quick = profile(problem="two-point", grid=[(16, 1, 0), (32, 4, 0)], paths=800)
+    full = profile(
+        problem="two-point", grid=[(K, b, 0) for K in (16, 64) for b in (1, 16)], paths=40000
+    )
+
+
 CHECKS = [
     Cor33AsStated(),
     Cor33AsStatedLeastSquares(),
     Cor33ProofRecursion(),
     Cor33ProofEM(),
     Cor33MeasuredAK(),
+    Cor33MeasuredRecursion(),
 ]
 
 if __name__ == "__main__":

@@ -26,6 +26,8 @@ with unspecified $C_3, C_4$; $t_K = 1$. Discussion after the theorem: with const
   $A_{kl} \le$ line (c) $\le$ (d) $\le$ (e) $\le$ (f) $= 4e^{\eta Llk}P + 4\Phi
   e^{\eta Llk}/(L\sqrt b)$.
 - `R4-proof-em` — exact EM strong error with constant delay (coupling (a)).
+- `R4-proof-step` — Monte Carlo: $A_k \le A_{k-1} + \eta LA_{k-1-l} + \eta\Phi/\sqrt b$ at
+  every $k$ along coupled trajectories (Holm over $k$).
 - `R4-proof-AK` — Monte Carlo: measured $A_K$ against line (f).
 
 **References**: exact coupled EM moments; exact least-squares ASGD moments (for $\Phi$);
@@ -43,7 +45,12 @@ from typing import Any, ClassVar
 import numpy as np
 
 from theory.constants import thm34_lines
-from verify.checks._approx import ApproxRateCheck, EMErrorCheck, MeasuredAKCheck
+from verify.checks._approx import (
+    ApproxRateCheck,
+    EMErrorCheck,
+    MeasuredAKCheck,
+    MeasuredRecursionCheck,
+)
 from verify.checks.base import Check, profile, run_alone
 from verify.context import RunContext
 from verify.verdict import CheckResult, Hypothesis
@@ -320,6 +327,25 @@ class Thm34MeasuredAK(MeasuredAKCheck):
     )
 
 
+class Thm34MeasuredRecursion(MeasuredRecursionCheck):
+    """The recursion A_k <= A_{k-1} + eta L A_{k-1-l} + P along trajectories (Thm 3.4)."""
+
+    id = "R4-proof-step"
+    result = RESULT
+    claim = (
+        'A_k <= A_{k-1} + eta L A_{k-1-l} + eta Phi/sqrt(b) for k = 1..K ("the above '
+        'inequality" with l_k = l) [coupling (b), measured]'
+    )
+    claim_latex = r"A_k \le A_{k-1} + \eta LA_{k-1-l} + \frac{\eta\Phi}{\sqrt b}"
+    kind = "constant"
+    quick = profile(problem="least-squares", grid=[(16, 1, 8), (32, 4, 16)], paths=800)
+    full = profile(
+        problem="least-squares",
+        grid=[(K, b, l) for K in (16, 64) for b in (1, 16) for l in (1, 4, 16)],
+        paths=20000,
+    )
+
+
 CHECKS = [
     Thm34AsStated(),
     Thm34AsStatedIndependent(),
@@ -327,6 +353,7 @@ CHECKS = [
     Thm34ProofLines(),
     Thm34ProofEM(),
     Thm34MeasuredAK(),
+    Thm34MeasuredRecursion(),
 ]
 
 if __name__ == "__main__":
