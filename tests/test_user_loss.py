@@ -172,6 +172,11 @@ def test_interval_inf_of_welsch_curvature():
     attained, bound = bound_on_interval(expr, r, -10.0, 10.0, maximise=False)
     assert bound <= exact <= attained
     assert attained - bound <= 1e-6
+    # on the whole line: the exponential-polynomial tail bound closes the infinite tails
+    attained, bound = bound_on_interval(expr, r, -math.inf, math.inf, maximise=False)
+    assert bound <= exact <= attained and attained - bound <= 1e-6
+    # an unbounded function gets no finite bound: z^2 e^z on R
+    assert bound_on_interval(r**2 * sympy.exp(r), r, -math.inf, math.inf)[1] == math.inf
     # sup on [-10, 10] is 1 at r = 0
     att, ub = bound_on_interval(expr, r, -10.0, 10.0, maximise=True)
     assert att <= 1.0 <= ub <= 1.0 + 1e-6
@@ -274,6 +279,10 @@ def test_welsch_is_certified_nonconvex_with_witness():
     )
     assert np.linalg.eigvalsh((H + H.T) / 2)[0] < -1e-6
     assert an.mu_ball.value < 0 and an.mu_ball.kind == "certified"
+    # phi''(r) = (1 - r^2/c^2) e^{-r^2/(2c^2)}/c^2 has sup 1/c^2 = 4 (at r = 0) on R
+    lmax = np.linalg.eigvalsh(A.T @ A / A.shape[0])[-1]
+    assert an.L.kind == "certified"
+    assert 4 * lmax * (1 - 1e-12) <= an.L.value <= 4 * lmax * (1 + 1e-5)
 
 
 def test_hinge_is_flagged_nonsmooth():

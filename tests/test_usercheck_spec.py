@@ -305,8 +305,7 @@ def test_synthetic_generators_are_seeded():
         ("(dot(a, x) - b)**2/2", "linear", False, (True, True, True, True, True)),
         ("softplus(-b*dot(a, x)) + 0.1/2*norm2(x)", "logistic", False, (True,) * 4 + (False,)),
         ("softplus(-b*dot(a, x))", "logistic", False, (True, True, True, False, False)),
-        # on R^d the interval bound of the Welsch phi'' has an infinite tail (no L on R^d);
-        # on the ball it is finite
+        ("1 - exp(-(dot(a, x) - 3*b)**2/(2*0.25))", "linear", False, (True, True) + (False,) * 3),
         ("1 - exp(-(dot(a, x) - 3*b)**2/(2*0.25))", "linear", True, (True, True) + (False,) * 3),
         (
             "maximum(0, 1 - b*dot(a, x)) + norm2(x)",

@@ -562,9 +562,11 @@ def _branch_and_bound(expr, z, lo, hi, env, maximise, rtol, max_boxes) -> tuple[
         finite_lo = max(lo, -Z)
         finite_hi = min(hi, Z)
         if math.isinf(lo):
-            heapq.heappush(boxes, (-upper(-math.inf, finite_lo), -math.inf, finite_lo))
+            ub = min(upper(-math.inf, finite_lo), _tail_upper(expr, z, -finite_lo, -1, maximise))
+            heapq.heappush(boxes, (-ub, -math.inf, finite_lo))
         if math.isinf(hi):
-            heapq.heappush(boxes, (-upper(finite_hi, math.inf), finite_hi, math.inf))
+            ub = min(upper(finite_hi, math.inf), _tail_upper(expr, z, finite_hi, 1, maximise))
+            heapq.heappush(boxes, (-ub, finite_hi, math.inf))
     pieces = 64
     grid = np.linspace(finite_lo, finite_hi, pieces + 1)
     best = -math.inf
@@ -587,6 +589,65 @@ def _branch_and_bound(expr, z, lo, hi, env, maximise, rtol, max_boxes) -> tuple[
         count += 2
     bound = -boxes[0][0] if boxes else best
     return sign * best, sign * bound
+
+
+def _tail_upper(expr: sympy.Expr, z: sympy.Symbol, Z: float, sign: int, maximise: bool) -> float:
+    r"""Upper bound of ``expr`` (of ``-expr`` if not ``maximise``) on a tail $\pm[Z, \infty)$
+    for exponential-polynomial expressions, where plain interval arithmetic gives
+    $\infty \cdot 0$.
+
+    With $z = \pm w$, ``expr`` is expanded into terms $c\, w^k e^{q(w)}$ ($q$ a polynomial).
+    If $k/w + q'(w) < 0$ on $[Z, \infty)$ (checked in interval arithmetic) the term's magnitude
+    decreases there, so the term lies between 0 and $c Z^k e^{q(Z)}$. Any other term shape gives
+    $+\infty$ (no information).
+    """
+    w = sympy.Symbol("w", positive=True)
+    try:
+        e = sympy.expand(expr.rewrite(sympy.exp).xreplace({z: sign * w}))
+    except (TypeError, ValueError):  # pragma: no cover - defensive
+        return math.inf
+    lo_sum, hi_sum = iv.mpf(0), iv.mpf(0)
+    Zi = iv.mpf(Z)
+    tail = iv.mpf([Z, math.inf])
+    for term in sympy.Add.make_args(e):
+        coeff, rest = term.as_coeff_Mul()
+        k, q = 0, sympy.Integer(0)
+        for f in sympy.Mul.make_args(rest):
+            if f == w:
+                k += 1
+            elif f.is_Pow and f.base == w and f.exp.is_Integer and f.exp >= 0:
+                k += int(f.exp)
+            elif f.func is sympy.exp:
+                q += f.args[0]
+            elif f.is_number and f.is_real:
+                coeff *= f
+            else:
+                return math.inf
+        if not coeff.is_number or not coeff.is_real:
+            return math.inf
+        c = float(coeff)
+        if q == 0:
+            if k > 0:
+                return math.inf
+            lo_sum, hi_sum = lo_sum + c, hi_sum + c
+            continue
+        try:
+            poly = sympy.Poly(q, w)
+        except sympy.PolynomialError:
+            return math.inf
+        if poly.degree() < 1 or float(poly.LC()) >= 0:
+            return math.inf
+        slope = _iv_eval(sympy.Integer(k) / w + sympy.diff(q, w), {w: tail})
+        if not float(slope.b) < 0:
+            return math.inf
+        m = _iv_eval(w**k * sympy.exp(q), {w: Zi})
+        mag = abs(c) * float(m.b) * (1 + 1e-15)
+        if c > 0:
+            hi_sum = hi_sum + mag
+        else:
+            lo_sum = lo_sum - mag
+    hi_val, lo_val = float(hi_sum.b), float(lo_sum.a)
+    return hi_val if maximise else -lo_val
 
 
 def _phi2_range(
