@@ -500,7 +500,9 @@ def bound_on_interval(
     Branch and bound with ``mpmath.iv``: each box's interval image bounds ``expr`` there; the
     box with the worst bound is bisected until the gap between the bound and the best value
     attained at a box midpoint is $\le$ ``rtol`` $\cdot\max(1, |\text{attained}|)$. Infinite
-    ends are allowed (tails are boxes like $[Z, \infty]$ that are never bisected).
+    ends are allowed: tails are boxes like $[Z, \infty]$, $Z = 64$, that are never bisected and are
+    bounded by interval arithmetic or, for exponential-polynomial terms, by
+    :func:`_tail_upper`.
 
     Arguments:
         expr: the expression in ``z`` (other symbols given as intervals in ``env``).
