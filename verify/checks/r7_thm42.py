@@ -73,7 +73,7 @@ import sympy as sp
 from scipy import stats as _st
 
 from numerics.asgd import simulate_asgd
-from numerics.delays import ConstantDelay
+from numerics.delays import ConstantDelay, RandomDelay
 from numerics.moments import asgd_moments_for, em_scheme_moments
 from numerics.problems import LeastSquares, LogisticL2, Problem, Quadratic, sqrt_psd
 from numerics.schedules import InverseMuK
@@ -141,9 +141,11 @@ class Row:
         kappa: condition number L/μ (L = 1 for quadratic and least squares).
         noise: tr Σ(x*) (quadratic, least squares); ignored for logistic (data decide it).
         delta: δ of the bound and of the diffusion $\sqrt\delta/(\mu t)$.
-        tau: SDDE delay τ (level 1); `l`: ASGD delay (level 2).
+        tau: SDDE delay τ (level 1); `l`: ASGD delay bound (level 2).
         b: minibatch size (σσᵀ = Σ/b).
         x0_dist: $\|x_0 - x^*\|$.
+        delay: ASGD delay model, ``"constant"`` ($l_k = l$) or ``"random"`` (i.i.d. uniform on
+            $\{0..l\}$, Thm 3.2's model); the bound uses τ = lδ either way.
     """
 
     problem: str = "quadratic"
@@ -154,11 +156,14 @@ class Row:
     l: int = 0
     b: int = 1
     x0_dist: float = 1.0
+    delay: str = "constant"
 
     def point(self, level: str = "as-stated") -> dict[str, Any]:
         """The parameters shown in a report's grid table."""
         p = asdict(self)
         p.pop("l" if level == "as-stated" else "tau")
+        if level == "as-stated" or self.l == 0:
+            p.pop("delay")
         if self.problem == "logistic":
             p.pop("noise")
         return p
@@ -182,6 +187,16 @@ def _rows(spec: Sequence[Any]) -> list[Row]:
         else:
             raise Thm42InputError("rows", r, "must be a Row or a dict", "pass dicts")
     return out
+
+
+def _delay_model(row: Row, l: int) -> Any:
+    if l == 0:
+        return None
+    if row.delay == "constant":
+        return ConstantDelay(l)
+    if row.delay == "random":
+        return RandomDelay(l)
+    raise Thm42InputError("delay", row.delay, "unknown delay model", "use constant or random")
 
 
 def build_problem(row: Row, data_seed: int = 0) -> tuple[Problem, np.ndarray, float, float]:
@@ -1024,6 +1039,7 @@ class Thm42AsApplied(_Common):
             dict(kappa=1, noise=1.0, l=2),
             dict(kappa=10, noise=1.0, l=2),
             dict(kappa=10, noise=1.0, l=10),
+            dict(kappa=10, noise=1.0, l=10, delay="random"),
             dict(kappa=100, noise=1.0, l=2),
             dict(kappa=10, noise=0.01, l=2),
             dict(kappa=10, noise=100.0, l=2),
@@ -1042,12 +1058,13 @@ class Thm42AsApplied(_Common):
     )
     full = profile(
         rows=tuple(
-            dict(problem=p, kappa=k, noise=s, l=l, b=b)
+            dict(problem=p, kappa=k, noise=s, l=l, b=b, delay=dl)
             for p in ("quadratic", "least-squares")
             for k in (1, 10, 100, 300)
             for s in (0.01, 1.0, 100.0)
             for l in (0, 2, 10, 50)
             for b in (1, 10)
+            for dl in ("constant", "random")
         ),
         deltas=(0.001, 0.01, 0.1, 1.0, 10.0, 100.0),
         K=50000,
@@ -1073,7 +1090,7 @@ class Thm42AsApplied(_Common):
             l = self._l(row)
             kw = dict(
                 eta=1.0,
-                delay=ConstantDelay(l) if l else None,
+                delay=_delay_model(row, l),
                 schedule=InverseMuK(mu),
                 b=row.b,
                 noise="minibatch" if row.problem == "least-squares" else "gaussian",
@@ -1250,6 +1267,7 @@ class Thm42ProofStep(Thm42AsStated):
             if self.step == "nonpositive" or self.corollary:
                 t = _t_targets(T_row, 4 * n_t)
                 lhs, rhs = self.exact_sides(problem, row, x0, mu, L, ball, tr, bound, t, scale)
+                extra.update(self.exact_extra(problem, row, x0, mu, L, ball, tr, bound, t))
                 evidence.append(
                     {"point": row.point(), "t": t, "lhs": lhs, "rhs": rhs, "extra": extra}
                 )
@@ -1271,15 +1289,31 @@ class Thm42ProofStep(Thm42AsStated):
             )
             x_star = np.asarray(problem.x_star)
             lag = round(tau * m0) // every  # the delay in recorded samples
+            energy_step = _proof_steps(self.corollary)[3]
             for i in idx:
-                X = sim.fine_trajectory[i]
-                Xd = sim.fine_trajectory[i - lag] if i >= lag else np.broadcast_to(x0, X.shape)
-                e = X - x_star
-                vals = self._values(problem, row, mu, L, ball, tr, bound, float(sim.times[i]))
-                vals.update(r2=np.sum(e * e, axis=1), ip=np.sum(problem.grad(Xd) * e, axis=1))
-                lhs, rhs = self._sides(vals, scale)
-                samples.append(lhs - rhs)
-                points.append({"row": j, **row.point(), "t": float(sim.times[i]), **extra})
+                t_i = float(sim.times[i])
+                vals = self._values(problem, row, mu, L, ball, tr, bound, t_i)
+                out = []
+                for traj in (sim.fine_trajectory, sim.trajectory):  # fine, coarse (2h)
+                    X = traj[i]
+                    Xd = traj[i - lag] if i >= lag else np.broadcast_to(x0, X.shape)
+                    e = X - x_star
+                    v = {**vals, "r2": np.sum(e * e, axis=1)}
+                    v["ip"] = np.sum(problem.grad(Xd) * e, axis=1)
+                    lhs, rhs = self._sides(v, scale)
+                    out.append((lhs - rhs, v))
+                (fine, v_fine), (coarse, _) = out
+                samples.append(fine)
+                points.append(
+                    {
+                        "row": j,
+                        **row.point(),
+                        "t": t_i,
+                        **extra,
+                        "em_bias_coarse_minus_fine": float(coarse.mean() - fine.mean()),
+                        "E_energy": float(np.mean(energy_step.left_value(**v_fine))),
+                    }
+                )
         if self.step == "nonpositive" or self.corollary:
             return exact_rows_result(
                 self,
@@ -1320,6 +1354,21 @@ class Thm42ProofStep(Thm42AsStated):
             "nonpositive": "first-inequality bound + c vs c",
             "decreasing": "E[equality] + c = dE[energy]/dt + c vs c",
         }[self.step] + ", c = (delta+1)(H+2L^2D^2tau)/(2t mu^2)"
+
+    def exact_extra(
+        self,
+        problem: Problem,
+        row: Row,
+        x0: np.ndarray,
+        mu: float,
+        L: float,
+        ball: Ball,
+        tr: float,
+        bound: Any,
+        t: np.ndarray,
+    ) -> dict[str, Any]:
+        """Further exact evidence of a row (Cor 4.3 adds the energy); none here."""
+        return {}
 
     def exact_sides(
         self,

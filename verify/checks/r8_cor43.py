@@ -60,6 +60,7 @@ from verify.checks.r7_thm42 import (
     Thm42FirstInequality,
     Thm42Ito,
     Thm42Nonpositive,
+    _proof_steps,
 )
 
 __all__ = ["CHECKS", "tau0_moments"]
@@ -295,6 +296,45 @@ class _ExactSteps(_Cor43):
         r2, ip = tau0_moments(t, problem, x0, mu, row.delta, row.b)
         vals.update(r2=r2, ip=ip)
         return self._sides(vals, scale)
+
+    def exact_extra(
+        self,
+        problem: Problem,
+        row: Row,
+        x0: np.ndarray,
+        mu: float,
+        L: float,
+        ball: Ball,
+        tr: float,
+        bound: Any,
+        t: np.ndarray,
+    ) -> dict[str, Any]:
+        r"""The implication's end point: $\max_t\mathbb E\mathcal E(t)$ (claimed $\le 0$) and
+        an independent check of the first equality: $\frac{d}{dt}\mathbb E\mathcal E$ by central
+        differences of the exact $\mathbb E\mathcal E(t)$ vs $\mathbb E$[printed equality]."""
+        steps = _proof_steps(True)
+        vals = self._values(problem, row, mu, L, ball, tr, bound, t)
+        r2, ip = tau0_moments(t, problem, x0, mu, row.delta, row.b)
+        E_energy = steps[3].left_value(**{**vals, "r2": r2})
+        eq = steps[1].left_value(**{**vals, "r2": r2, "ip": ip})
+        hs = 1e-6 * t
+        e_plus, e_minus = (
+            steps[3].left_value(
+                **{
+                    **vals,
+                    "t": t + s,
+                    "r2": tau0_moments(t + s, problem, x0, mu, row.delta, row.b)[0],
+                }
+            )
+            for s in (hs, -hs)
+        )
+        fd = (e_plus - e_minus) / (2 * hs)
+        scale_ = np.maximum(1.0, np.abs(eq))
+        return {
+            "max_E_energy": float(np.max(E_energy)),
+            "t_max_E_energy": float(t[int(np.argmax(E_energy))]),
+            "dE_energy_fd_vs_equality_max_rel_diff": float(np.max(np.abs(fd - eq) / scale_)),
+        }
 
 
 class Cor43FirstInequality(_ExactSteps, Thm42FirstInequality):
