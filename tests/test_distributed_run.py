@@ -255,6 +255,43 @@ def test_dask_worker_killed_mid_task_same_results_json(serial, dask_cluster, tmp
     assert_same_report(serial.path, rep.path)
 
 
+def test_ctrl_c_during_a_dask_map_cancels_and_keeps_reports(serial, dask_cluster, tmp_path):
+    """Ctrl-C while tasks are on the cluster: no report folder, earlier reports untouched, and
+    the run's remaining tasks are cancelled on the scheduler."""
+    ex, mark = dask_cluster
+    mark.write_text("no fault injection in this test")
+    good = _run(tmp_path, "good", ex, only=["D1"])
+    before = sorted(p.name for p in tmp_path.iterdir())
+
+    def progress_factory(check):
+        def progress(done, total):
+            if check.id == "D5" and done == 2:
+                raise KeyboardInterrupt
+
+        return progress
+
+    with pytest.raises(KeyboardInterrupt):
+        api.run(
+            out=tmp_path,
+            run_name="interrupted",
+            seed=7,
+            executor=ex,
+            registry=load_checks(REGISTRY),
+            only=["D5"],
+            progress_factory=progress_factory,
+        )
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+    assert (tmp_path / "latest").resolve() == good.path
+    deadline = time.monotonic() + 10
+    while ex.client.run_on_scheduler(_n_scheduler_tasks) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert ex.client.run_on_scheduler(_n_scheduler_tasks) == 0
+
+
+def _n_scheduler_tasks(dask_scheduler=None) -> int:
+    return len(dask_scheduler.tasks)
+
+
 # ----------------------------------------------------------------------------- real checks
 #: Quick real checks whose simulations go through `ctx.map` (grid points / chunks of paths).
 REAL_CHECKS = ("R2-proof-phi", "R2-proof-AK")

@@ -65,6 +65,18 @@ def long_dot(n: int) -> float:
     return float(x @ x)
 
 
+def crash_once(task: tuple[int, str]) -> float:
+    """Task 3 SIGKILLs its own process on its first attempt (the mark file records it)."""
+    i, marks = task
+    mark = os.path.join(marks, "first-attempt")
+    if i == 3 and not os.path.exists(mark):
+        with open(mark, "w") as fh:
+            fh.write(str(os.getpid()))
+        os.kill(os.getpid(), signal.SIGKILL)
+    time.sleep(0.02)
+    return float(np.random.default_rng(i).standard_normal())
+
+
 TASKS = [(50 + 7 * i, 0.0) for i in range(12)]
 
 
@@ -113,6 +125,18 @@ def test_process_executor_bit_identical():
         assert ex.map(square, []) == []
         offset = 10
         assert ex.map(lambda x: x + offset, [1, 2]) == [11, 12]  # closures travel too
+
+
+def test_process_worker_killed_mid_task_pool_replaced_same_results(tmp_path):
+    tasks = [(i, str(tmp_path)) for i in range(8)]
+    with ProcessExecutor(2) as ex:
+        ex.map(square, [1, 2])  # start the pool
+        before = set(ex.pids())
+        result = ex.map(crash_once, tasks)
+        after = set(ex.pids())
+    killed = int((tmp_path / "first-attempt").read_text())
+    assert killed in before and not (after & before)  # a worker died; the pool was replaced
+    assert result == SerialExecutor().map(crash_once, tasks)  # mark exists: no kill now
 
 
 def _failure(ex, fn, tasks):
@@ -209,13 +233,13 @@ def test_dask_attach_nothing_listening():
 
 
 def test_dask_worker_killed_mid_run_same_results(dask_executor):
-    tasks = [(40 + i, 0.15) for i in range(16)]  # ~1.2 s of work per worker
+    tasks = [(40 + i, 0.1) for i in range(12)]  # ~0.6 s of work per worker
     serial = _run(SerialExecutor(), tasks)
     pids = list(dask_executor.client.run(os.getpid).values())
     killed = []
 
     def kill_one():
-        time.sleep(0.5)
+        time.sleep(0.25)
         os.kill(pids[0], signal.SIGKILL)
         killed.append(pids[0])
 

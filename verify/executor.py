@@ -302,12 +302,19 @@ def _check_workers(workers: int) -> int:
 
 
 class ProcessExecutor(_Base):
-    """A pool of `workers` spawned processes (`concurrent.futures`), created lazily."""
+    """A pool of `workers` spawned processes (`concurrent.futures`), created lazily.
+
+    Like dask, it survives a worker process that dies (killed, out of memory, segfault): the
+    pool is then broken, so it is replaced and the unfinished tasks are submitted again (their
+    seeds make the re-run give the same numbers); after `allowed_failures` replacements within
+    one `map` the `BrokenProcessPool` error is raised.
+    """
 
     name = "process"
 
-    def __init__(self, workers: int = 2) -> None:
+    def __init__(self, workers: int = 2, allowed_failures: int = 3) -> None:
         self.workers = _check_workers(workers)
+        self.allowed_failures = allowed_failures
         self._pool: ProcessPoolExecutor | None = None
 
     def _ensure(self) -> ProcessPoolExecutor:
@@ -323,22 +330,44 @@ class ProcessExecutor(_Base):
         return [] if self._pool is None else sorted(self._pool._processes)
 
     def _run(self, task_fn, tasks, on_done):
-        pool = self._ensure()
+        from concurrent.futures.process import BrokenProcessPool
+
         call, payload = _portable(task_fn)
-        futures = [pool.submit(call, payload, t) for t in tasks]
-        index = {f: i for i, f in enumerate(futures)}
         state = _Progress(len(tasks))
-        try:
-            for fut in as_completed(futures):
-                state.record(index[fut], fut.result())
-                if on_done is not None:
-                    on_done()
+        for attempt in range(self.allowed_failures + 1):
+            pool = self._ensure()
+            index = {
+                pool.submit(call, payload, t): i for i, t in enumerate(tasks) if not state.done[i]
+            }
+            try:
+                for fut in as_completed(index):
+                    state.record(index[fut], fut.result())
+                    if on_done is not None:
+                        on_done()
+                    if state.finished():
+                        break
+                return state.out
+            except BrokenProcessPool:
+                if attempt == self.allowed_failures:
+                    raise
+                for fut, i in index.items():  # keep what finished before the pool broke
+                    if (
+                        not state.done[i]
+                        and fut.done()
+                        and not fut.cancelled()
+                        and fut.exception() is None
+                    ):
+                        state.record(i, fut.result())
+                        if on_done is not None:
+                            on_done()
+                self._pool.shutdown(wait=False, cancel_futures=True)
+                self._pool = None
                 if state.finished():
-                    break
-        finally:
-            for f in futures:
-                f.cancel()
-        return state.out
+                    return state.out
+            finally:
+                for f in index:
+                    f.cancel()
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def close(self) -> None:
         if self._pool is not None:
