@@ -18,6 +18,7 @@ with unspecified $C_3, C_4$; $t_K = 1$. Discussion after the theorem: with const
   \tilde x_K\|$ (coupling (b)) is bounded by $C_4e^L/\sqrt b$ with $C_4$ fitted at $l = 1$ and
   tested at larger $l$ (same $K$, $b$): a rate check with an $l$-free form; the empirical
   $l$-exponent of $A_K$ is reported (claimed 0).
+- `R4-discussion-l-twopoint` — the same on the two-point problem ($\Sigma$ constant).
 - `R4-proof-lines` — exact: every displayed line of the proof sketch evaluated on the exact
   worst-case sequence $A_k = A_{k-1} + \eta LA_{k-1-l} + P$ (`theory.constants.thm34_lines`):
   $A_{kl} \le \eta L\sum_{i\le(k-1)l}A_i + Pkl$; the block relation; the initial sum
@@ -159,6 +160,23 @@ class Thm34DiscussionL(ApproxRateCheck):
         w1=False,
         em_bias=False,
     )
+
+
+class Thm34DiscussionLTwoPoint(Thm34DiscussionL):
+    r"""The discussion claim on the two-point problem, where $\Sigma \equiv 1$ does not depend on
+    the state: any $l$-dependence of $A_K$ then comes from the delayed feedback, not from
+    reading the noise at far-away delayed iterates."""
+
+    id = "R4-discussion-l-twopoint"
+    claim = Thm34DiscussionL.claim + " [two-point problem, Sigma constant]"
+    quick = profile(
+        **{
+            **Thm34DiscussionL.quick,
+            "problem": "two-point",
+            "heldout": [(32, 1, 8), (32, 4, 28), (64, 1, 16), (64, 1, 56), (64, 4, 60)],
+        }
+    )
+    full = profile(**{**Thm34DiscussionL.full, "problem": "two-point"})
 
 
 class Thm34ProofLines(Check):
@@ -350,6 +368,7 @@ CHECKS = [
     Thm34AsStated(),
     Thm34AsStatedIndependent(),
     Thm34DiscussionL(),
+    Thm34DiscussionLTwoPoint(),
     Thm34ProofLines(),
     Thm34ProofEM(),
     Thm34MeasuredAK(),
