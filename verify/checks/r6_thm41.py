@@ -434,6 +434,25 @@ def _stated_rows(p: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str
 # ============================================================================ verdict helpers
 
 
+_PARAM_KEYS = (
+    "kappa",
+    "L_tau",
+    "tau",
+    "V",
+    "l",
+    "noise",
+    "b",
+    "lam_frac",
+    "lam",
+    "epsilon",
+    "eta",
+    "c_lambda",
+    "k",
+    "t",
+    "rel_tol",
+)
+
+
 def _decide_le(
     check: Check,
     ctx: RunContext,
@@ -444,10 +463,15 @@ def _decide_le(
     relation: str = "le",
     plot_keys: tuple[str, str] | None = None,
     extra: dict[str, Any] | None = None,
+    keep: tuple[str, ...] = (),
+    per_point: bool = False,
 ) -> CheckResult:
     """Exact verdict over all rows: `lhs <= rhs_scale * rhs` (or `==`) within each row's
     relative tolerance; the worst row (largest violation relative to its tolerance) decides
-    and is passed to `from_exact` as a scalar comparison."""
+    and is passed to `from_exact` as a scalar comparison. Grid rows in `details` keep the
+    parameters, lhs (`estimate`), scaled rhs, ratio, verdict and the columns in `keep`; with
+    `per_point`, only the row with the largest lhs/rhs over t of each grid point is kept
+    (proof steps: the verdict still uses every row)."""
     scale = _rhs_scale(ctx.params)
     lhs = np.array([r[lhs_key] for r in rows], dtype=float)
     rhs = scale * np.array([r[rhs_key] for r in rows], dtype=float)
@@ -474,7 +498,7 @@ def _decide_le(
         ok = v <= tl
         grid.append(
             {
-                **{k: r[k] for k in r if k not in (lhs_key, rhs_key)},
+                **{k: r[k] for k in (*_PARAM_KEYS, *keep) if k in r},
                 "estimate": float(lv),
                 "lcb": float(lv),
                 "ucb": float(lv),
@@ -485,7 +509,8 @@ def _decide_le(
         )
     n_fail = sum(1 for g in grid if g["verdict"] == "FAIL")
     details: dict[str, Any] = {
-        "grid": grid + na,
+        "grid": (_worst_per_point(grid) if per_point else grid) + na,
+        "grid_rows_shown": "largest lhs/rhs over t per grid point" if per_point else "all",
         "not_applicable_points": sum(1 for r in na if r.get("verdict") == "NOT_APPLICABLE"),
         "failing_rows": n_fail,
         "rows": len(rows),
@@ -531,6 +556,17 @@ def _decide_le(
             "evaluated (c_lambda not computable, e.g. lambda too close to -V); " + msg
         )
     return res
+
+
+def _worst_per_point(grid: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    keys = ("kappa", "L_tau", "lam_frac", "epsilon", "b", "l", "noise")
+    best: dict[tuple, dict[str, Any]] = {}
+    for g in grid:  # a failing row first, then the largest lhs/rhs
+        k = tuple(g.get(key) for key in keys)
+        rank = (g["verdict"] == "FAIL", g["ratio"])
+        if k not in best or rank > (best[k]["verdict"] == "FAIL", best[k]["ratio"]):
+            best[k] = g
+    return list(best.values())
 
 
 def _plots(
@@ -599,6 +635,12 @@ def _plots(
 
 
 # ============================================================================ checks
+
+
+_KEEP = {
+    "R6-as-stated": ("c_lambda_upper", "C5", "C6", "intermediate", "mean_err", "variance"),
+    "R6-as-applied": ("sdde_mse", "eta_L", "delayed_gd_threshold", "delayed_gd_stable", "overflow"),
+}
 
 
 class _R6Check(Check):
@@ -670,7 +712,7 @@ class Thm41AsStated(_R6Check):
             "t_infinity_rows": "mse(inf) = sum_i S_ii (1+sin l_i tau)/(2 l_i cos l_i tau) "
             "(Kuchler-Mensch), bound(inf) = C6 eps/(lam tau^2) = a2",
         }
-        return _decide_le(self, ctx, rows, na, "mse", "final", extra=extra)
+        return _decide_le(self, ctx, rows, na, "mse", "final", extra=extra, keep=_KEEP[self.id])
 
 
 def _mc_sanity(ctx: RunContext) -> dict[str, Any]:
@@ -743,7 +785,7 @@ class Thm41ProofMean(_R6Check):
 
     def run(self, ctx: RunContext) -> CheckResult:
         rows, na = _stated_rows(ctx.params)
-        return _decide_le(self, ctx, rows, na, "mean_err", "mean_bound")
+        return _decide_le(self, ctx, rows, na, "mean_err", "mean_bound", per_point=True)
 
 
 class Thm41ProofVariance(_R6Check):
@@ -760,7 +802,7 @@ class Thm41ProofVariance(_R6Check):
 
     def run(self, ctx: RunContext) -> CheckResult:
         rows, na = _stated_rows(ctx.params)
-        return _decide_le(self, ctx, rows, na, "variance", "variance_bound")
+        return _decide_le(self, ctx, rows, na, "variance", "variance_bound", per_point=True)
 
 
 class Thm41ProofCombination(_R6Check):
@@ -784,7 +826,7 @@ class Thm41ProofCombination(_R6Check):
         rows, na = _stated_rows(ctx.params)
         for r in rows:
             r["rel_tol"] = 1e3 * FLOAT_EPS  # both sides are closed-form float expressions
-        return _decide_le(self, ctx, rows, na, "combined", "intermediate")
+        return _decide_le(self, ctx, rows, na, "combined", "intermediate", per_point=True)
 
 
 class Thm41ProofFinal(_R6Check):
@@ -832,6 +874,7 @@ class Thm41ProofFinal(_R6Check):
             "intermediate",
             "final",
             relation="le",
+            per_point=True,
             extra={
                 "symbolic": {
                     "display_d_minus_final": str(diff),
@@ -1218,7 +1261,7 @@ class Thm41AsApplied(_R6Check):
         extra["failing_by_L_tau"] = {
             str(a): sum(1 for r in fails if r["L_tau"] == a) for a in _floats(p, "a_taus")
         }
-        return _decide_le(self, ctx, rows, na, "mse", "final", extra=extra)
+        return _decide_le(self, ctx, rows, na, "mse", "final", extra=extra, keep=_KEEP[self.id])
 
 
 _DISCUSSION_QUICK = dict(
@@ -1333,7 +1376,9 @@ class Thm41Discussion(_R6Check):
             "O(tau^2 log(1/eps)/eps) -- the order of Recht et al. that the discussion "
             "says it improves on (it compares time t with iteration counts)",
         }
-        return _decide_le(self, ctx, rows, na, "mse", "fitted", extra=extra)
+        return _decide_le(
+            self, ctx, rows, na, "mse", "fitted", extra=extra, keep=("t_star", "iterations_k_star")
+        )
 
 
 CHECKS = [
