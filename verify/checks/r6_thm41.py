@@ -62,7 +62,11 @@ in `details["grid"]`; a check is NOT APPLICABLE only if no grid point is applica
 worst row relative to its tolerance decides. Tolerance per row (relative):
 $\max(10^3\cdot2^{-53}(1+t/\tau)e^{2\rho(\tilde A)\tau},\ 10^{-11})$ — the float error bound
 of :mod:`numerics.linear_sdde` with a safety factor, and the $\approx10^{-12}$ accuracy of
-$c_\lambda$. `rhs_scale` (default 1) multiplies every claimed right side (falsification tests).
+$c_\lambda$. Grid points where $c_\lambda$ cannot be computed (:func:`theory.constants.c_lambda`
+gives up when $\lambda$ is very close to $-V$) are INCONCLUSIVE rows, and make the check
+INCONCLUSIVE unless another row fails. `rhs_scale` (default 1) multiplies every claimed right
+side, `exponent` (R6-discussion, default 1) is the claimed power of $\epsilon$: both exist to
+feed falsified claims through the same machinery.
 
 **Conventions (SPEC §1).** $c_\lambda = \sup_{t\ge0}\|\Gamma(t)\|_2e^{\lambda t}$; $\tilde\xi =
 \xi-x^*$, sup norm over $[-\tau,0]$ (constant segment $\xi\equiv0$, so $\|\tilde\xi\| =
