@@ -25,7 +25,7 @@ from theory.user_loss import UserLoss, analyse_loss
 from verify.usercheck import DataSpec, load_dataset
 
 
-def best_of(fun, repeat: int = 5) -> float:
+def best_of(fun, repeat: int = 30) -> float:
     times = []
     for _ in range(repeat):
         t = time.perf_counter()

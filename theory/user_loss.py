@@ -331,7 +331,10 @@ class UserLoss:
         if self.glm is not None:
             z = np.matmul(A, x[..., None])[..., 0]
             phi1 = np.broadcast_to(np.asarray(self._phi_num[1](z, y)[0], dtype=float), z.shape)
-            return phi1[..., None] * A + self._c * x[..., None, :]
+            out = phi1[..., None] * A
+            if self._c != 0.0:
+                out += self._c * x[..., None, :]  # in place: one full-size temporary less
+            return out
         return self._call(self._grad_num, x, A, y, self.d)
 
     def F(self, x: np.ndarray, A: np.ndarray, y: np.ndarray) -> np.ndarray:
