@@ -272,10 +272,16 @@ def _apply(fn: Callable[[Any], Any], task: Any) -> Any:
     return fn(task)
 
 
-def _apply_cloudpickled(payload: bytes, task: Any) -> Any:
-    import cloudpickle
+_LAST_PAYLOAD: list[Any] = [None, None]  # (payload, fn) of the last map in this worker
 
-    return cloudpickle.loads(payload)(task)
+
+def _apply_cloudpickled(payload: bytes, task: Any) -> Any:
+    """Unpickle `fn` once per map in each worker (not once per task), then call it."""
+    if _LAST_PAYLOAD[0] != payload:
+        import cloudpickle
+
+        _LAST_PAYLOAD[:] = [payload, cloudpickle.loads(payload)]
+    return _LAST_PAYLOAD[1](task)
 
 
 def _portable(fn: Callable[[Any], Any]) -> tuple[Callable[[Any, Any], Any], Any]:
