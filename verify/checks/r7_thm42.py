@@ -701,8 +701,12 @@ class _Common(Check):
     def _tau(self, row: Row) -> float:
         return 0.0 if self.corollary else row.tau
 
-    def _bound(self, row: Row, L: float, mu: float, D: float, tau: float, tr: float):
-        return thm42_bound(row.delta, L, mu, D, 0.0 if self.corollary else tau, tr)
+    def _bound(
+        self, row: Row, L: float, mu: float, D: float, tau: float, tr: float, H: Any = None
+    ) -> Any:
+        """`theory.constants.thm42_bound`; `H` (param) defaults to H_min (SPEC §1); a given
+        H below H_min raises `ConstantsInputError`."""
+        return thm42_bound(row.delta, L, mu, D, 0.0 if self.corollary else tau, tr, H)
 
 
 class Thm42AsStated(_Common):
@@ -849,7 +853,7 @@ class Thm42AsStated(_Common):
             if not ball.holds:
                 na.append({"point": point, "reason": ball.reason(), **ball.details()})
                 continue
-            bound = self._bound(row, L, mu, ball.D, self._tau(row), tr)
+            bound = self._bound(row, L, mu, ball.D, self._tau(row), tr, H=p.get("H"))
             T = sdde_horizon(float(p["T"]), row, self._tau(row))
             t, lhs, bias = self.exact_curve(row, problem, x0, mu, m0, T, int(p["n_t"]))
             evidence.append(
@@ -944,7 +948,7 @@ class Thm42AsStatedMC(Thm42AsStated):
             if not ball.holds:
                 na.append({"point": row.point(), "reason": ball.reason(), **ball.details()})
                 continue
-            bound = self._bound(row, L, mu, ball.D, tau, tr)
+            bound = self._bound(row, L, mu, ball.D, tau, tr, H=p.get("H"))
             every, idx = _record_grid(m0, T_row, n_t)
             sim = sdde_from_one(
                 problem,
@@ -1124,7 +1128,7 @@ class Thm42AsApplied(_Common):
                     continue
                 t = mom.steps * float(delta)
                 keep = t > 1
-                bound = self._bound(r, L, mu, ball.D, l * float(delta), tr)
+                bound = self._bound(r, L, mu, ball.D, l * float(delta), tr, H=p.get("H"))
                 evidence.append(
                     {
                         "point": point,
@@ -1262,7 +1266,7 @@ class Thm42ProofStep(Thm42AsStated):
             if not ball.holds:
                 na.append({"point": row.point(), "reason": ball.reason(), **ball.details()})
                 continue
-            bound = self._bound(row, L, mu, ball.D, tau, tr)
+            bound = self._bound(row, L, mu, ball.D, tau, tr, H=p.get("H"))
             extra = {**ball.details(), "H": bound.H, "E_tr_sigma": tr}
             if self.step == "nonpositive" or self.corollary:
                 t = _t_targets(T_row, 4 * n_t)

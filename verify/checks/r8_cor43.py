@@ -181,7 +181,7 @@ class Cor43AsStatedMC(_Cor43, Thm42AsStatedMC):
     quick = profile(
         rows=(
             dict(problem="logistic", kappa=10, delta=1.0),
-            dict(problem="logistic", kappa=30, delta=0.1),
+            dict(problem="logistic", kappa=10, delta=0.1),
             dict(problem="logistic", kappa=10, delta=10.0, b=5),
         ),
         T=10.0,
