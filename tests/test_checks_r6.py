@@ -100,11 +100,6 @@ def test_full_profiles_construct():
         assert set(quick) <= set(full)
 
 
-def test_quick_budget_is_small(quick_results):
-    # not a timed assertion of correctness: a guard that the profile stays CI-sized
-    assert sum(r.runtime_s for r in quick_results.values()) < 60
-
-
 # ------------------------------------------------------------------------ design
 
 
