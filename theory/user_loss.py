@@ -54,6 +54,9 @@ __all__ = [
     "UserLoss",
     "analyse_loss",
     "bound_on_interval",
+    "glm_phi",
+    "minimise",
+    "mp_grad_norm",
 ]
 
 RESERVED = ("x", "a", "b")
