@@ -509,7 +509,7 @@ class R5AsApplied(Check):
                         envelope=scale * sup_em,
                         ratio=sup_sgd / (scale * sup_em) if scale * sup_em > 0 else math.inf,
                         k_worst=k_worst,
-                        t_worst=k_worst * eta,
+                        t_worst=k_worst * eta if finite else math.inf,
                         final_rel_gap_sgd=float(g_sgd[-1]) if finite else math.inf,
                         final_rel_gap_em=float(g_em[-1]),
                         mse_sgd_final=float(sgd.mse[-1]),
@@ -519,7 +519,13 @@ class R5AsApplied(Check):
                             np.max(np.linalg.norm(sgd.mean - ou.mean(t), axis=1))
                             / np.linalg.norm(x0 - x_star)
                         ),
-                        status="SGD second moment diverges (exact)" if not finite else "ok",
+                        status=(
+                            "SGD second moment overflows (exact recursion)"
+                            if not finite
+                            else "SGD second moment grows: final MSE > initial MSE"
+                            if sgd.mse[-1] > sgd.mse[0]
+                            else "ok"
+                        ),
                         holds=bool(finite and sup_sgd <= scale * sup_em),
                     )
                     rows.append(row)
