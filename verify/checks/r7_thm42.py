@@ -540,6 +540,7 @@ def exact_rows_result(
                 xlabel=xlabel,
                 ylabel=ylabel,
                 logx=True,
+                logy=bool(np.all(ev["lhs"] - b > 0) and np.all(ev["rhs"] > 0)),
                 band_label="discretisation bracket" if ev.get("bias") is not None else "exact",
             )
         )
@@ -583,7 +584,9 @@ def _label(point: Mapping[str, Any]) -> str:
     return ", ".join(f"{k}={v}" for k, v in point.items())
 
 
-def _t_curves_plot(check: Check, ctx: RunContext, res: CheckResult, name: str) -> None:
+def _t_curves_plot(
+    check: Check, ctx: RunContext, res: CheckResult, name: str, ylabel: str = "LHS"
+) -> None:
     """Band plot over t of the worst row of a Monte Carlo grid result."""
     grid = res.details.get("grid") or []
     if ctx.out_dir is None or not grid:
@@ -603,6 +606,7 @@ def _t_curves_plot(check: Check, ctx: RunContext, res: CheckResult, name: str) -
             [r["ucb"] for r in block],
             [r["rhs"] for r in block],
             logx=True,
+            ylabel=ylabel,
         )
     )
 
@@ -1010,7 +1014,7 @@ class Thm42AsStatedMC(Thm42AsStated):
         )
         if na:
             res.message += f" {len(na)} rows NOT APPLICABLE (see details)."
-        _t_curves_plot(self, ctx, res, "worst_row")
+        _t_curves_plot(self, ctx, res, "worst_row", ylabel="E||X(t) - x*||^2")
         if ctx.out_dir is not None:
             res.plots.insert(0, self.plot_grid(ctx, "grid", res.details["grid"]))
         return res
@@ -1349,7 +1353,7 @@ class Thm42ProofStep(Thm42AsStated):
         )
         if na:
             res.message += f" {len(na)} rows NOT APPLICABLE (see details)."
-        _t_curves_plot(self, ctx, res, "worst_row")
+        _t_curves_plot(self, ctx, res, "worst_row", ylabel="mean of (lhs - rhs) over paths")
         return res
 
     def _ylabel(self) -> str:
