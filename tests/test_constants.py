@@ -175,3 +175,21 @@ def test_phi_and_thm42():
     with pytest.raises(InputError):
         r.rhs(1.0)
     assert "H_{\\min}" in r.latex_section()
+
+
+def test_c_lambda_close_to_minus_V_does_not_overflow():
+    """lambda = 0.999(-V): the horizon is ~2000 pieces, where e^{lambda t} alone overflows
+    and Gamma(t) alone underflows; the weighted method of steps must still give a finite
+    c_lambda at least the value at the sampled maximum of the lambda = 0.99(-V) case
+    (c_lambda is non-decreasing in lambda: ||Gamma(t)|| e^{lambda t} grows with lambda)."""
+    import numpy as np
+
+    from theory.constants import c_lambda
+    from theory.roots import characteristic_roots
+
+    A, tau = np.array([[1.0]]), 0.3
+    V = float(characteristic_roots(A, tau).V)
+    near = c_lambda(A, tau, 0.999 * -V, V=V)
+    less = c_lambda(A, tau, 0.99 * -V, V=V)
+    assert np.isfinite(near.value) and near.theta < 1
+    assert near.value >= less.value

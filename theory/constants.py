@@ -158,7 +158,8 @@ def c_lambda(
     s = np.linspace(0.0, tau, n)
     h = s[1] - s[0]
     best, best_t, upper_prev, upper_max = -1.0, 0.0, 0.0, 0.0
-    it = iter_gamma_pieces_float(eigs, tau)
+    it = iter_gamma_pieces_float(eigs, tau, weight=lam)  # pieces of e^{lam k tau} Gamma
+    e_lam_s = np.exp(lam * s)
     for k in range(max_pieces):
         c = next(it)
         vals = c @ (s[None, :] ** np.arange(c.shape[1])[:, None])  # (d, n)
@@ -167,7 +168,7 @@ def c_lambda(
         else:
             G = np.einsum("ij,jn,jk->nik", P, vals, P_inv).real
             norms = np.linalg.norm(G, 2, axis=(1, 2))
-        y = norms * np.exp(lam * (k * tau + s))
+        y = norms * e_lam_s  # = ||Gamma(k tau + s)|| e^{lam (k tau + s)}, no overflow
         g = float(y.max())
         if g > best:
             best, best_t = g, k * tau + float(s[int(y.argmax())])

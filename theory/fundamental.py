@@ -370,7 +370,10 @@ def gamma_covariance_integral(
 
 
 def iter_gamma_pieces_float(
-    lams: Sequence[complex] | np.ndarray, tau: float, rel_tol: float = 1e-18
+    lams: Sequence[complex] | np.ndarray,
+    tau: float,
+    rel_tol: float = 1e-18,
+    weight: float = 0.0,
 ) -> Iterator[np.ndarray]:
     r"""Endless float method of steps: yields, for $k = 0, 1, \dots$, the coefficients of piece $k$.
 
@@ -384,6 +387,11 @@ def iter_gamma_pieces_float(
     rounding is $\approx 10^{-16}e^{|\lambda|\tau}\max|\Gamma|$, and perturbations of the nodes
     propagate as solutions of the delay equation itself (they decay when $V < 0$). Use for long
     horizons (many pieces) where the mp series costs $O(K^2)$; compare with :func:`gamma_pieces`.
+
+    With `weight` $= w \ne 0$ piece $k$ is scaled by $e^{wk\tau}$, i.e. the coefficients are those
+    of $e^{wk\tau}\Gamma(k\tau+s)$; the recursion is linear, so the scaling is applied once per
+    piece and neither $e^{wt}$ nor $\Gamma(t)$ is ever formed on its own (no overflow or
+    underflow on long horizons, e.g. $e^{\lambda t}\Gamma(t)$ for $\lambda$ close to $-V$).
     """
     _check_tau(tau)
     lam = np.asarray(lams, dtype=complex).reshape(-1)
@@ -396,9 +404,10 @@ def iter_gamma_pieces_float(
     c = np.zeros((lam.size, m_max), dtype=complex)
     c[:, 0] = 1.0
     inv = 1.0 / np.arange(1, m_max)
+    step_scale = math.exp(float(weight) * float(tau))
     while True:
         yield c.copy()
         nxt = np.empty_like(c)
         nxt[:, 0] = c @ powers
         nxt[:, 1:] = -lam[:, None] * c[:, :-1] * inv
-        c = nxt
+        c = nxt * step_scale if weight else nxt
