@@ -87,8 +87,8 @@ _FULL = dict(
     calibration=[(K, b, l) for K in (16, 32, 64) for b in (1, 4) for l in (1, 4, 8)],
     heldout=[(K, b, l) for K in (128, 256, 512) for b in (1, 16, 64) for l in (2, 16, 64, 100)]
     + [(16, 4, 14), (32, 4, 28), (16, 4, 16)],
-    paths=20000,
-    substeps=8,
+    paths=5000,  # state-dependent sigma: ~1e-5 s per path-step
+    substeps=4,
 )
 
 
