@@ -46,6 +46,7 @@ def _warm(modules: list[str] | None) -> int:
     from verify.checks import load_checks
 
     load_checks(modules)
+    time.sleep(0.3)  # so that every process of the pool gets one of the warm-up tasks
     return os.getpid()
 
 
@@ -61,8 +62,10 @@ def one(args: argparse.Namespace) -> dict:
 
     t0 = time.perf_counter()
     exe = make_executor(args.one, 1 if args.one == "serial" else args.workers)
-    if args.one != "serial":
+    if args.one == "process":
         exe.map(_warm, [args.registry] * (2 * exe.workers))  # spawn workers, import checks
+    elif args.one == "dask":
+        exe.client.run(_warm, args.registry)  # on every worker
     startup = time.perf_counter() - t0
     registry = load_checks(args.registry) if args.registry else None
     try:
