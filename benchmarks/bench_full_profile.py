@@ -68,6 +68,16 @@ def one(args: argparse.Namespace) -> dict:
         exe.client.run(_warm, args.registry)  # on every worker
     startup = time.perf_counter() - t0
     registry = load_checks(args.registry) if args.registry else None
+    tasks: dict[str, int] = {}
+
+    def count_tasks(check):  # progress(done, total) is called once per finished task
+        tasks.setdefault(check.id, 0)
+
+        def progress(done: int, total: int) -> None:
+            tasks[check.id] += 1
+
+        return progress
+
     try:
         t1 = time.perf_counter()
         rep = api.run(
@@ -78,6 +88,7 @@ def one(args: argparse.Namespace) -> dict:
             run_name=args.one,
             executor=exe,
             registry=registry,
+            progress_factory=count_tasks,
         )
         run_s = time.perf_counter() - t1
         if args.one == "process":
@@ -96,6 +107,8 @@ def one(args: argparse.Namespace) -> dict:
         "worker_peak_mib": workers,
         "verdicts": rep.summary(),
         "checks": [r.id for r in rep.results],
+        "check_runtime_s": {r.id: r.runtime_s for r in rep.results},
+        "check_tasks": tasks,
         "path": str(rep.path),
     }
 
@@ -165,6 +178,14 @@ def main() -> None:
             f"{eff} | {eff2} | {r['client_peak_mib']:.0f} MiB | {workers} | "
             f"{'yes' if same[r['executor']] else 'NO'} |"
         )
+    print("\n| check | verdict | tasks | " + " | ".join(r["executor"] for r in rows) + " |")
+    print("|---|---|---|" + "---|" * len(rows))
+    verdicts = {r["id"]: r["verdict"] for r in docs[rows[0]["executor"]]["results"]}
+    for cid in rows[0]["checks"]:
+        times = " | ".join(f"{r['check_runtime_s'][cid]:.1f} s" for r in rows)
+        print(f"| {cid} | {verdicts[cid]} | {rows[0]['check_tasks'].get(cid, 0)} | {times} |")
+    idle = [c for c in rows[0]["checks"] if not rows[0]["check_tasks"].get(c)]
+    print(f"\nchecks that sent no task to the executor: {', '.join(idle) or 'none'}")
     if not all(same.values()):
         sys.exit("results.json differs between executors (after strip_timing)")
 
