@@ -309,6 +309,37 @@ def sdde_from_one(
     )
 
 
+#: memory bound of one batch of recorded paths (floats) in the Monte Carlo parts.
+MAX_BATCH_FLOATS = 20_000_000
+
+
+def sdde_batched(
+    reduce: Any,
+    problem: Problem,
+    x0: np.ndarray,
+    *,
+    paths: int,
+    seed: np.random.SeedSequence,
+    record_every: int,
+    T: float,
+    m0: int,
+    **kw: Any,
+) -> np.ndarray:
+    """`sdde_from_one` over batches of paths (bounded memory), `reduce(sim)` per batch
+    (an array whose last axis is the batch's paths), concatenated on that axis. Batch `i`
+    uses `seed.spawn(n_batches)[i]`: the numbers depend on the seed and sizes only."""
+    n_rec = round((T - 1) * m0) // record_every + 2
+    size = max(50, min(paths, MAX_BATCH_FLOATS // (2 * n_rec * problem.d)))
+    sizes = [min(size, paths - s) for s in range(0, paths, size)]
+    out = []
+    for n_b, sd in zip(sizes, seed.spawn(len(sizes))):
+        sim = sdde_from_one(
+            problem, x0, paths=n_b, seed=sd, record_every=record_every, T=T, m0=m0, **kw
+        )
+        out.append(np.asarray(reduce(sim)))
+    return np.concatenate(out, axis=-1)
+
+
 @dataclass(frozen=True)
 class Ball:
     """The hypothesis $X(t)\\in d(x_0, D)$ for all t, as chosen and as measured."""
@@ -388,24 +419,28 @@ def _sdde_ball(key: tuple, problem: Problem, x0: np.ndarray, map_fn: Any) -> Bal
     seed = np.random.SeedSequence(
         entropy=int(seed_), spawn_key=(stable_id_key("R7/R8 ball"), stable_id_key(repr(row)))
     )
-    sim = sdde_from_one(
+
+    def sup_dist(sim: SDDEResult) -> np.ndarray:
+        X = sim.fine_trajectory
+        if not np.all(np.isfinite(X)):
+            raise Diverged(f"grid row {_label(row.point())}: SDDE fine paths non-finite")
+        return np.max(np.linalg.norm(X - x0, axis=-1), axis=0)
+
+    sup = sdde_batched(
+        sup_dist,
         problem,
         x0,
+        paths=paths,
+        seed=seed,
+        record_every=every,
+        T=T,
+        m0=m0,
         mu=mu,
         delta=row.delta,
         tau=tau,
         b=row.b,
-        T=T,
-        m0=m0,
-        paths=paths,
-        seed=seed,
-        record_every=every,
         map_fn=map_fn,
     )
-    X = sim.fine_trajectory
-    if not np.all(np.isfinite(X)):
-        raise Diverged(f"grid row {_label(row.point())}: SDDE fine paths non-finite")
-    sup = np.max(np.linalg.norm(X - x0, axis=-1), axis=0)
     ball = measure_ball(sup, {"D": D, "eps_D": eps_D, "eps_max": eps_max}, alpha, T)
     if len(_BALLS) > 512:
         _BALLS.clear()
@@ -436,10 +471,10 @@ def _t_targets(T: float, n: int) -> np.ndarray:
 def _record_grid(m0: int, T: float, n: int, divisor: int = 0) -> tuple[int, np.ndarray]:
     """`record_every` (dividing the delay `divisor` in steps when > 0) and the recorded-time
     indices nearest to a geometric grid of `n` times in (1, T]."""
-    want = max(1, m0 // 20)
+    K = round((T - 1) * m0)
+    want = max(1, m0 // 20, math.ceil(K / 4000))
     if divisor > 0:
         want = max(d for d in range(1, min(want, divisor) + 1) if divisor % d == 0)
-    K = round((T - 1) * m0)
     n_rec = K // want + 1
     idx = np.unique(np.clip(np.rint((_t_targets(T, n) - 1) * m0 / want), 1, n_rec - 1))
     return want, idx.astype(int)
@@ -954,24 +989,32 @@ class Thm42AsStatedMC(Thm42AsStated):
                 continue
             bound = self._bound(row, L, mu, ball.D, tau, tr, H=p.get("H"))
             every, idx = _record_grid(m0, T_row, n_t)
-            sim = sdde_from_one(
+            x_star = np.asarray(problem.x_star)
+
+            def r2_at(sim: SDDEResult, idx: np.ndarray = idx, x_star: np.ndarray = x_star):
+                return np.stack(
+                    [
+                        np.sum((sim.fine_trajectory[idx] - x_star) ** 2, axis=-1),
+                        np.sum((sim.trajectory[idx] - x_star) ** 2, axis=-1),
+                    ]
+                )
+
+            fine, coarse = sdde_batched(
+                r2_at,
                 problem,
                 x0,
+                paths=int(p["paths"]),
+                seed=ctx.seed(f"paths-{j}"),
+                record_every=every,
+                T=T_row,
+                m0=m0,
                 mu=mu,
                 delta=row.delta,
                 tau=tau,
                 b=row.b,
-                T=T_row,
-                m0=m0,
-                paths=int(p["paths"]),
-                seed=ctx.seed(f"paths-{j}"),
-                record_every=every,
                 map_fn=ctx.map,
             )
-            x_star = np.asarray(problem.x_star)
-            fine = np.sum((sim.fine_trajectory[idx] - x_star) ** 2, axis=-1)
-            coarse = np.sum((sim.trajectory[idx] - x_star) ** 2, axis=-1)
-            t = sim.times[idx]
+            t = 1.0 + idx * every / m0
             rhs = scale * bound.rhs(t)
             bias = coarse.mean(axis=1) - fine.mean(axis=1)
             biases.append(
@@ -1103,19 +1146,9 @@ class Thm42AsApplied(_Common):
                 b=row.b,
                 noise="minibatch" if row.problem == "least-squares" else "gaussian",
             )
-            sim = simulate_asgd(
-                problem,
-                K=asgd_horizon(int(p["K_ball"]), row, l),
-                paths=int(p["ball_paths"]),
-                seed=ctx.seed(f"ball-{j}"),
-                x0=x0,
-                record_every=1,
-                map_fn=ctx.map,
-                **kw,
-            )
-            raise_if_diverged(sim, _label(row.point("as-applied")))
-            sup = np.max(np.linalg.norm(sim.trajectory - x0, axis=-1), axis=0)
-            ball = measure_ball(sup, p, ctx.alpha, asgd_horizon(int(p["K_ball"]), row, l))
+            K_ball = asgd_horizon(int(p["K_ball"]), row, l)
+            sup = self._asgd_sup(ctx, j, row, problem, x0, K_ball, int(p["ball_paths"]), kw)
+            ball = measure_ball(sup, p, ctx.alpha, K_ball)
             mom = asgd_moments_for(problem, K=asgd_horizon(int(p["K"]), row, l), x0=x0, **kw)
             if not (np.all(np.isfinite(mom.mse))):
                 bad = int(mom.steps[np.flatnonzero(~np.isfinite(mom.mse))[0]])
@@ -1156,6 +1189,38 @@ class Thm42AsApplied(_Common):
             ylabel="E||x_k - x*||^2",
             note="exact moments of the iterates (no Monte Carlo); D from Monte Carlo iterates",
         )
+
+    @staticmethod
+    def _asgd_sup(
+        ctx: RunContext,
+        j: int,
+        row: Row,
+        problem: Problem,
+        x0: np.ndarray,
+        K: int,
+        paths: int,
+        kw: dict[str, Any],
+    ) -> np.ndarray:
+        r"""$\sup_k\|x_k - x_0\|$ per path (every step for $K \le 4000$, else every
+        $\lceil K/4000\rceil$-th), in batches of bounded memory; DIVERGED if a path overflows."""
+        every = max(1, math.ceil(K / 4000))
+        size = max(50, min(paths, MAX_BATCH_FLOATS // ((K // every + 2) * problem.d)))
+        sizes = [min(size, paths - s) for s in range(0, paths, size)]
+        out = []
+        for n_b, sd in zip(sizes, ctx.seed(f"ball-{j}").spawn(len(sizes))):
+            sim = simulate_asgd(
+                problem,
+                K=K,
+                paths=n_b,
+                seed=sd,
+                x0=x0,
+                record_every=every,
+                map_fn=ctx.map,
+                **kw,
+            )
+            raise_if_diverged(sim, _label(row.point("as-applied")))
+            out.append(np.max(np.linalg.norm(sim.trajectory - x0, axis=-1), axis=0))
+        return np.concatenate(out)
 
     @staticmethod
     def _trace(problem: Problem, row: Row, mom: Any) -> float:
@@ -1281,45 +1346,61 @@ class Thm42ProofStep(Thm42AsStated):
                 )
                 continue
             every, idx = _record_grid(m0, T_row, n_t, divisor=round(tau * m0))
-            sim = sdde_from_one(
+            x_star = np.asarray(problem.x_star)
+            lag = round(tau * m0) // every  # the delay in recorded samples
+            times = 1.0 + idx * every / m0
+            vals_t = [self._values(problem, row, mu, L, ball, tr, bound, float(t)) for t in times]
+
+            def reduce(
+                sim: SDDEResult,
+                idx=idx,
+                lag=lag,
+                x_star=x_star,
+                vals_t=vals_t,
+                x0=x0,
+                problem=problem,
+            ) -> np.ndarray:
+                """(fine lhs - rhs, coarse lhs - rhs, energy) at the grid times, per path."""
+                energy_step = _proof_steps(self.corollary)[3]
+                out = np.empty((3, len(idx), sim.trajectory.shape[1]))
+                for n, i in enumerate(idx):
+                    for c, traj in enumerate((sim.fine_trajectory, sim.trajectory)):
+                        X = traj[i]
+                        Xd = traj[i - lag] if i >= lag else np.broadcast_to(x0, X.shape)
+                        e = X - x_star
+                        v = {**vals_t[n], "r2": np.sum(e * e, axis=1)}
+                        v["ip"] = np.sum(problem.grad(Xd) * e, axis=1)
+                        lhs, rhs = self._sides(v, scale)
+                        out[c, n] = lhs - rhs
+                        if c == 0:
+                            out[2, n] = energy_step.left_value(**v)
+                return out
+
+            fine, coarse, energies = sdde_batched(
+                reduce,
                 problem,
                 x0,
+                paths=int(p["paths"]),
+                seed=ctx.seed(f"paths-{j}"),
+                record_every=every,
+                T=T_row,
+                m0=m0,
                 mu=mu,
                 delta=row.delta,
                 tau=tau,
                 b=row.b,
-                T=T_row,
-                m0=m0,
-                paths=int(p["paths"]),
-                seed=ctx.seed(f"paths-{j}"),
-                record_every=every,
                 map_fn=ctx.map,
             )
-            x_star = np.asarray(problem.x_star)
-            lag = round(tau * m0) // every  # the delay in recorded samples
-            energy_step = _proof_steps(self.corollary)[3]
-            for i in idx:
-                t_i = float(sim.times[i])
-                vals = self._values(problem, row, mu, L, ball, tr, bound, t_i)
-                out = []
-                for traj in (sim.fine_trajectory, sim.trajectory):  # fine, coarse (2h)
-                    X = traj[i]
-                    Xd = traj[i - lag] if i >= lag else np.broadcast_to(x0, X.shape)
-                    e = X - x_star
-                    v = {**vals, "r2": np.sum(e * e, axis=1)}
-                    v["ip"] = np.sum(problem.grad(Xd) * e, axis=1)
-                    lhs, rhs = self._sides(v, scale)
-                    out.append((lhs - rhs, v))
-                (fine, v_fine), (coarse, _) = out
-                samples.append(fine)
+            for n, t_i in enumerate(times):
+                samples.append(fine[n])
                 points.append(
                     {
                         "row": j,
                         **row.point(),
-                        "t": t_i,
+                        "t": float(t_i),
                         **extra,
-                        "em_bias_coarse_minus_fine": float(coarse.mean() - fine.mean()),
-                        "E_energy": float(np.mean(energy_step.left_value(**v_fine))),
+                        "em_bias_coarse_minus_fine": float(coarse[n].mean() - fine[n].mean()),
+                        "E_energy": float(energies[n].mean()),
                     }
                 )
         if self.step == "nonpositive" or self.corollary:
