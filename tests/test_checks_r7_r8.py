@@ -303,3 +303,34 @@ def test_exact_rows_result_bracket_logic():
     assert verdict([0.5, 0.9], [0.05, 0.05]) is Verdict.PASS
     assert verdict([0.5, 1.2], [0.05, 0.1]) is Verdict.FAIL
     assert verdict([0.5, 0.98], [0.05, 0.05]) is Verdict.INCONCLUSIVE
+
+
+def test_em_bracket_contains_the_exact_value_at_tau_zero():
+    # The R7-as-stated bracket M_{h/2} +- |M_h - M_{h/2}| must contain the exact second moment
+    # of the SDE (tau = 0, closed form of theory.energy via r8.tau0_moments).
+    check = BY_ID["R7-as-stated"]
+    row = r7.Row(kappa=5.0, noise=1.0, delta=1.0, tau=0.0)
+    problem, x0, mu, _L = r7.build_problem(row)
+    m0 = r7.steps_per_unit(row, 0.0, 0.5)
+    t, lhs, bias = check.exact_curve(row, problem, x0, mu, m0, 6.0, 12)
+    exact, _ = r8.tau0_moments(t, problem, x0, mu, row.delta, row.b)
+    assert np.all(np.abs(lhs - exact) <= np.abs(bias))
+    assert np.max(np.abs(bias)) > 0
+
+
+def test_given_H_scales_the_cor43_bound_exactly():
+    # Metamorphic: for tau = 0 the bound is proportional to H, so with H = 3 H_min every
+    # lhs/rhs ratio is divided by exactly 3 (same exact lhs, same measured D).
+    check = BY_ID["R8-as-stated"]
+    res = run(check)
+    row = res.details["grid"][0]
+    res3 = run(check, H=3 * row["H"])
+    row3 = res3.details["grid"][0]
+    assert row3["H"] == pytest.approx(3 * row["H"], rel=1e-15)
+    assert row3["max_lhs_over_rhs"] == pytest.approx(row["max_lhs_over_rhs"] / 3, rel=1e-12)
+
+
+def test_H_below_H_min_is_reported_as_an_error():
+    res = run(BY_ID["R8-as-stated"], H=1e-12)
+    assert res.verdict is Verdict.INCONCLUSIVE
+    assert "H_min" in res.error

@@ -98,17 +98,26 @@ __all__ = [
     "Thm42InputError",
     "Thm42Ito",
     "Thm42ProofStep",
+    "asgd_horizon",
     "build_problem",
+    "exact_rows_result",
     "measure_ball",
+    "sdde_batched",
     "sdde_from_one",
+    "sdde_horizon",
 ]
 
 CONVENTIONS: tuple[str, ...] = (
     "Start time: u_k = 1/(mu k) starts at k = 1 and the SDDE (singular at t = 0) at t = 1 "
     "(Cor 4.3 says X(1) = x0; theory.energy remark); Thm 4.2's initial segment is xi = x0 "
     "constant on [1 - tau, 1] (the footnote-2 cap for the iterates).",
-    "Delay: constant theta(t) = tau at level 1 (the worst case of theta <= tau); constant "
-    "l_k = l at level 2 (ASGD), tau = l delta.",
+    "Delay: constant theta(t) = tau at level 1 (the worst case of theta <= tau); at level 2 "
+    "(ASGD) constant l_k = l or i.i.d. uniform on {0..l} (row field delay), tau = l delta.",
+    "Horizon: t in (1, T] with T extended to 4 kappa tau/pi (SDDE) and K to twice the last "
+    "step where delayed GD with step 1/(mu k) is unstable (ASGD), so the transient growth of "
+    "the delayed dynamics is inside the checked window.",
+    "Continuous X: exact Euler-Maruyama moments at h and h/2 (h kappa <= h_kappa), reported "
+    "as M_h/2 +- |M_h - M_h/2|; Monte Carlo uses the h/2 paths and reports coarse - fine.",
     "sigma at x* (SPEC §1): sigma sigma^T = Sigma(x*)/b, E tr(sigma sigma^T) = tr Sigma(x*)/b; "
     "ASGD on least squares uses the exact minibatch noise (with replacement) and "
     "E tr = sup_k E tr Sigma(x_k)/b (exact, from the moments).",
@@ -1064,8 +1073,8 @@ class Thm42AsStatedMC(Thm42AsStated):
 
 
 class Thm42AsApplied(_Common):
-    r"""Level 2, exact: ASGD with $\eta_k = 1/(\mu k)$, constant delay $l$, vs the bound at
-    $t = \delta k$, $\tau = l\delta$, for each δ of `deltas`.
+    r"""Level 2, exact: ASGD with $\eta_k = 1/(\mu k)$, delays bounded by $l$ (constant or
+    i.i.d. uniform), vs the bound at $t = \delta k$, $\tau = l\delta$, for each δ of `deltas`.
 
     $\mathbb E\|x_k-x^*\|^2$ from `numerics.moments.asgd_moments_for` (quadratic: additive
     Gaussian noise; least squares: exact minibatch noise); $D$ from Monte Carlo iterates
