@@ -1369,7 +1369,9 @@ class Thm42ProofStep(Thm42AsStated):
                 x0=x0,
                 problem=problem,
             ) -> np.ndarray:
-                """(fine lhs - rhs, coarse lhs - rhs, energy) at the grid times, per path."""
+                """(fine lhs - rhs, coarse lhs - rhs, energy) at the grid times, per path
+                (`pathwise_violation_fraction`: share of paths with lhs > rhs, the step read
+                path by path, which the paper does not claim)."""
                 energy_step = _proof_steps(self.corollary)[3]
                 out = np.empty((3, len(idx), sim.trajectory.shape[1]))
                 for n, i in enumerate(idx):
@@ -1410,6 +1412,7 @@ class Thm42ProofStep(Thm42AsStated):
                         **extra,
                         "em_bias_coarse_minus_fine": float(coarse[n].mean() - fine[n].mean()),
                         "E_energy": float(energies[n].mean()),
+                        "pathwise_violation_fraction": float(np.mean(fine[n] > 0)),
                     }
                 )
         if self.step == "nonpositive" or self.corollary:
