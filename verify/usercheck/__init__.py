@@ -6,7 +6,12 @@ Public entry points:
 * :func:`~verify.usercheck.data.load_dataset` ``(DataSpec, base_dir) -> Dataset``;
 * :class:`theory.user_loss.UserLoss` and :func:`theory.user_loss.analyse_loss` for the derived
   quantities ($\nabla f$, $x^*$, $L$, $\mu$, $\Sigma(x^*)$, $\tilde A$);
-* :class:`numerics.user_problem.UserLossProblem` for the simulators.
+* :class:`numerics.user_problem.UserLossProblem` for the simulators;
+* :func:`~verify.usercheck.run.run_spec` ``(path, *, seed, out, profile, only, executor) ->
+  RunReport`` — the whole ``sdde-verify check`` pipeline (analysis, applicability, checks,
+  claims, atomic report); :func:`~verify.usercheck.run.applicability` the applicability table.
+
+Format of the spec: ``docs/usercheck.md``.
 
 Example specs are in ``verify/examples/``; shipped data in ``verify/data/`` (``@breast_cancer``,
 ``@diabetes``).
@@ -15,6 +20,8 @@ Example specs are in ``verify/examples/``; shipped data in ``verify/data/`` (``@
 from __future__ import annotations
 
 import math
+from pathlib import Path
+from typing import Any
 
 from theory.user_loss import LossAnalysis
 from verify.usercheck.data import DataError, Dataset, DataSpec, load_dataset
@@ -27,11 +34,27 @@ __all__ = [
     "Dataset",
     "SpecError",
     "UserSpec",
+    "applicability",
     "load_dataset",
     "load_spec",
     "loss_hypotheses",
     "parse_spec",
+    "run_spec",
 ]
+
+
+def run_spec(path: str | Path, **kwargs: Any) -> Any:
+    """See :func:`verify.usercheck.run.run_spec` (imported lazily: the checks are heavy)."""
+    from verify.usercheck.run import run_spec as _run_spec
+
+    return _run_spec(path, **kwargs)
+
+
+def applicability(setting: Any) -> list[dict[str, Any]]:
+    """See :func:`verify.usercheck.run.applicability`."""
+    from verify.usercheck.run import applicability as _applicability
+
+    return _applicability(setting)
 
 
 def loss_hypotheses(analysis: LossAnalysis, *, on_ball: bool = False) -> list[Hypothesis]:

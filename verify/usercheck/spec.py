@@ -65,10 +65,15 @@ else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
 __all__ = [
+    "CHECK_ALIASES",
+    "CHECK_IDS",
+    "CLAIM_COUPLINGS",
     "CLAIM_METRICS",
     "CLAIM_NAMES",
     "COUPLINGS",
     "DELAY_MODELS",
+    "FREE_CONSTANTS",
+    "METRIC_ALIASES",
     "PROCESSES",
     "SCHEDULES",
     "AlgorithmSpec",
@@ -93,11 +98,34 @@ r"""SPEC §3 (a)-(d)."""
 CLAIM_METRICS = ("mean_sq_dist", "mean_dist", "excess_loss", "approx_error")
 r"""$\mathbb E\lVert X(t)-x^*\rVert^2$, $\mathbb E\lVert X(t)-x^*\rVert$,
 $\mathbb E F(X(t)) - F(x^*)$, $\mathbb E\lVert X(t_K) - x_K\rVert$ (needs a coupling)."""
+METRIC_ALIASES = {"mse": "mean_sq_dist"}
+r"""Accepted synonyms of :data:`CLAIM_METRICS` (``"mse"`` is $\mathbb E\lVert X(t)-x^*\rVert^2$)."""
+CLAIM_COUPLINGS = ("brownian", "quantile", "independent")
+r"""Couplings a claim on ``approx_error`` may name (SPEC §3 (a)-(c)): ``"brownian"`` compares the
+SDDE with its own Euler–Maruyama scheme; ``"quantile"``/``"independent"`` the SDDE with ASGD.
+(d) is a distance between laws, not a mean of per-path errors, so it cannot carry a claim."""
+FREE_CONSTANTS = tuple(f"C{i}" for i in range(1, 10))
+r"""Free constants of a claim's form ("there exist $C_1, C_2, \dots$"): rate check (SPEC §2)."""
 CLAIM_NAMES = (
     "t", "k", "K", "b", "l", "tau", "eta", "delta", "L", "mu", "D", "H", "d", "n",
-    "sigma2", "lam", "C1", "C2", "pi", "e",
+    "sigma2", "lam", *FREE_CONSTANTS, "pi", "e",
 )  # fmt: skip
-r"""Names a claim's right-hand side may use; ``sigma2`` is $\mathrm{tr}\,\Sigma(x^*)$."""
+r"""Names a claim's right-hand side may use; ``sigma2`` is $\mathrm{tr}\,\Sigma(x^*)$; a loss
+constant of the same name as ``lam`` (or any name not listed here) is replaced by its value."""
+CHECK_ALIASES = {
+    "approx": ("U-approx",),
+    "R2": ("U-approx",),
+    "R3": ("U-approx",),
+    "R4": ("U-approx",),
+    "thm41": ("U-thm41-local",),
+    "R6": ("U-thm41-local",),
+    "thm42": ("U-thm42",),
+    "R7": ("U-thm42",),
+    "R8": ("U-thm42",),
+}
+r"""Names accepted in ``checks.run`` / ``--only`` besides ``"all"``, ``"claims"`` and the ids
+``U-approx``, ``U-thm41-local``, ``U-thm42``, ``U-claim-<i>``."""
+CHECK_IDS = ("U-approx", "U-thm41-local", "U-thm42")
 
 
 class SpecError(InputError):
@@ -130,6 +158,9 @@ class AlgorithmSpec:
         K: horizon in iterations; ``paths`` Monte Carlo paths; ``seed`` the root seed.
         D: the radius of Thm 4.2's ball (None: chosen by the check and reported).
         mu: $\mu$ for ``"1/(mu k)"`` (None: the certified $\mu$ of the loss).
+        x0: the start $x_0$ and constant initial segment $\xi \equiv x_0$ (a number for every
+            coordinate, or a list of $d$ numbers; default 0).
+        delta: the SDDE time step $\delta$ (None: $\delta = \eta$, SPEC §1 choice (a)).
     """
 
     eta: float = 0.1
@@ -144,6 +175,8 @@ class AlgorithmSpec:
     seed: int = 0
     D: float | None = None
     mu: float | None = None
+    x0: tuple[float, ...] | float = 0.0
+    delta: float | None = None
 
 
 @dataclass(frozen=True)
@@ -156,7 +189,19 @@ class ChecksSpec:
 
 @dataclass(frozen=True)
 class ClaimSpec:
-    r"""``[[claims]]``: a user claim ``metric(process) <= rhs`` with confidence $1 - \alpha$."""
+    r"""``[[claims]]``: a user claim ``metric(process) <= rhs`` with confidence $1 - \alpha$.
+
+    Attributes:
+        metric, process, coupling: see :data:`CLAIM_METRICS`, :data:`PROCESSES`,
+            :data:`CLAIM_COUPLINGS`.
+        rhs: the right-hand side as written; ``rhs_expr`` parsed (loss constants substituted).
+        free_constants: the names $C_i$ in the rhs (empty: a fixed bound, checked on a grid
+            with Holm; else the rate check of SPEC §2, the rhs being linear in them).
+        t: times of the grid (metrics of $X(t)$); None = a default geometric grid.
+        grid: points ``{K, b, eta}`` (``approx_error``); None = a default grid.
+        heldout: held-out times or points of a rate check; None = the later half of the grid.
+        paths: Monte Carlo paths (None: ``algorithm.paths``).
+    """
 
     metric: str
     process: str
@@ -165,6 +210,11 @@ class ClaimSpec:
     coupling: str | None = None
     alpha: float = 0.05
     name: str = ""
+    free_constants: tuple[str, ...] = ()
+    t: tuple[float, ...] | None = None
+    grid: tuple[Mapping[str, float], ...] | None = None
+    heldout: tuple[Any, ...] | None = None
+    paths: int | None = None
 
 
 @dataclass(frozen=True)
@@ -228,10 +278,12 @@ _DATA_KEYS = {
 }  # fmt: skip
 _ALG_KEYS = {
     "eta", "schedule", "batch_size", "replace", "delay", "l", "q", "K", "paths", "seed", "D",
-    "mu",
+    "mu", "x0", "delta",
 }  # fmt: skip
 _CHECK_KEYS = {"run", "alpha"}
-_CLAIM_KEYS = {"metric", "process", "rhs", "coupling", "alpha", "name"}
+_CLAIM_KEYS = {
+    "metric", "process", "rhs", "coupling", "alpha", "name", "t", "grid", "heldout", "paths",
+}  # fmt: skip
 
 
 def parse_spec(
@@ -250,8 +302,16 @@ def parse_spec(
     if not isinstance(claims_raw, list) or not all(isinstance(c, dict) for c in claims_raw):
         raise SpecError("claims", claims_raw, "must be an array of tables", "write [[claims]]")
     claims = tuple(_claim(c, i, loss_spec) for i, c in enumerate(claims_raw))
+    _check_run_ids(checks.run, len(claims))
 
     dataset = load_dataset(data_spec, base_dir)
+    if isinstance(algorithm.x0, tuple) and len(algorithm.x0) != dataset.d:
+        raise SpecError(
+            "algorithm.x0",
+            list(algorithm.x0),
+            f"has {len(algorithm.x0)} entries but the data have d = {dataset.d} features",
+            f"give {dataset.d} numbers, or one number for every coordinate",
+        )
     if algorithm.batch_size > dataset.n and not algorithm.replace:
         raise SpecError(
             "algorithm.batch_size",
@@ -489,6 +549,16 @@ def _algorithm_section(t: Mapping[str, Any]) -> AlgorithmSpec:
         raise SpecError("algorithm.eta", eta, "must be > 0", "use a positive learning rate")
     D = _number(t, "D", "algorithm", default=None, positive=True)
     mu = _number(t, "mu", "algorithm", default=None, positive=True)
+    delta = _number(t, "delta", "algorithm", default=None, positive=True)
+    x0: tuple[float, ...] | float = 0.0
+    if "x0" in t:
+        raw_x0 = t["x0"]
+        if isinstance(raw_x0, list):
+            if not raw_x0:
+                raise SpecError("algorithm.x0", raw_x0, "empty list", "give d numbers or one")
+            x0 = tuple(_number({"x0": v}, "x0", "algorithm") for v in raw_x0)
+        else:
+            x0 = _number(t, "x0", "algorithm")
     return AlgorithmSpec(
         eta=eta,
         schedule=schedule,
@@ -502,6 +572,8 @@ def _algorithm_section(t: Mapping[str, Any]) -> AlgorithmSpec:
         seed=_integer(t, "seed", "algorithm", 0, 0),
         D=D,
         mu=mu,
+        x0=x0,
+        delta=delta,
     )
 
 
@@ -522,40 +594,152 @@ def _checks_section(t: Mapping[str, Any]) -> ChecksSpec:
     return ChecksSpec(run=tuple(run), alpha=_alpha(t, "checks"))
 
 
+def _check_run_ids(run: tuple[str, ...], n_claims: int) -> None:
+    r"""Every entry of ``checks.run`` must name something that exists (no silent no-op)."""
+    valid = ["all", "claims", *CHECK_IDS, *CHECK_ALIASES]
+    valid += [f"U-claim-{i + 1}" for i in range(n_claims)]
+    for r in run:
+        if r in valid or any(v.startswith(r) and r.startswith("U-") for v in valid):
+            continue
+        close = difflib.get_close_matches(r, valid, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise SpecError(
+            "checks.run", r, "no such check", f"{hint}use 'all' or some of {', '.join(valid)}"
+        )
+
+
 def _claim(t: Mapping[str, Any], i: int, loss: LossSpec) -> ClaimSpec:
     where = f"claims[{i}]"
     _known(t, _CLAIM_KEYS, where)
+    m = t.get("metric")
+    if isinstance(m, str) and m in METRIC_ALIASES:
+        t = {**t, "metric": METRIC_ALIASES[m]}
     metric = _choice(t, "metric", where, CLAIM_METRICS, None)
     if metric is None:
         raise SpecError(f"{where}.metric", None, "missing", f"use one of {CLAIM_METRICS}")
     process = _choice(t, "process", where, PROCESSES, "sdde")
-    coupling = _choice(t, "coupling", where, COUPLINGS, None)
+    coupling = _choice(t, "coupling", where, CLAIM_COUPLINGS, None)
     if metric == "approx_error" and coupling is None:
         raise SpecError(
-            f"{where}.coupling", None, "approx_error needs a coupling (SPEC §3)", f"use {COUPLINGS}"
+            f"{where}.coupling",
+            None,
+            "approx_error needs a coupling (SPEC §3)",
+            f"use one of {CLAIM_COUPLINGS}",
+        )
+    if metric != "approx_error" and coupling is not None:
+        raise SpecError(
+            f"{where}.coupling", coupling, f"only for approx_error, not {metric}", "remove it"
         )
     rhs = t.get("rhs")
     if not isinstance(rhs, str):
         raise SpecError(f"{where}.rhs", rhs, "missing or not a string", 'e.g. rhs = "C1/K"')
-    names = {n: sympy.Symbol(n, positive=True) for n in CLAIM_NAMES}
+    names: dict[str, Any] = {n: sympy.Symbol(n, positive=True) for n in CLAIM_NAMES}
     names["pi"], names["e"] = sympy.pi, sympy.E
     for k, v in loss.constants.items():
-        names.setdefault(k, sympy.Rational(repr(v)))
+        if k not in names or k == "lam":
+            names[k] = sympy.Rational(repr(v))
     parsed: ParsedExpression = parse_expression(
         rhs,
         scalars=names,
         functions={"exp", "log", "sqrt", "maximum", "minimum", "abs"},
         parameter=f"{where}.rhs",
     )
+    expr = parsed.expr
+    free = tuple(sorted(s.name for s in expr.free_symbols if s.name in FREE_CONSTANTS))
+    if free:
+        _check_linear(expr, free, f"{where}.rhs", rhs)
     name = t.get("name", f"claim {i + 1}")
     if not isinstance(name, str):
         raise SpecError(f"{where}.name", name, "must be a string", 'e.g. name = "my bound"')
+    times = _positive_list(t, "t", where, float)
+    if times is not None and metric == "approx_error":
+        raise SpecError(f"{where}.t", list(times), "not for approx_error", "use grid = [...]")
+    grid = _grid_list(t, "grid", where) if "grid" in t else None
+    if grid is not None and metric != "approx_error":
+        raise SpecError(f"{where}.grid", "[...]", f"only for approx_error, not {metric}", "use t")
+    heldout: tuple[Any, ...] | None = None
+    if "heldout" in t:
+        if not free:
+            raise SpecError(
+                f"{where}.heldout",
+                t["heldout"],
+                "only for a rhs with free constants C1, C2, ... (rate check)",
+                "remove heldout, or write the rhs with free constants",
+            )
+        heldout = (
+            _grid_list(t, "heldout", where)
+            if metric == "approx_error"
+            else _positive_list(t, "heldout", where, float)
+        )
+    paths = _integer(t, "paths", where, 0, 2) if "paths" in t else None
     return ClaimSpec(
         metric=metric,
         process=process,
         rhs=rhs,
-        rhs_expr=parsed.expr,
+        rhs_expr=expr,
         coupling=coupling,
         alpha=_alpha(t, where),
         name=name,
+        free_constants=free,
+        t=times,
+        grid=grid,
+        heldout=heldout,
+        paths=paths,
     )
+
+
+def _check_linear(expr: sympy.Expr, free: tuple[str, ...], where: str, rhs: str) -> None:
+    r"""The rate check (SPEC §2) fits $\min_{C\ge0}$ of $\sum_i C_i\varphi_i$: the rhs must be
+    exactly $\sum_i C_i\varphi_i(p)$ with $\varphi_i$ free of every $C_j$ and no other term."""
+    syms = [sympy.Symbol(c, positive=True) for c in free]
+    coeffs = [sympy.diff(expr, c) for c in syms]
+    bad = [c for c, co in zip(free, coeffs) if any(s in co.free_symbols for s in syms)]
+    rest = sympy.simplify(sympy.expand(expr - sum(c * co for c, co in zip(syms, coeffs))))
+    if bad or rest != 0:
+        why = (
+            f"it is not linear in {', '.join(bad)}"
+            if bad
+            else f"it has a term without a free constant ({rest})"
+        )
+        raise SpecError(
+            where,
+            rhs,
+            f"a rhs with free constants must have the form C1*phi1 + C2*phi2 + ...; {why}",
+            "write every term as Ci times an expression of the named symbols (e.g. "
+            "'C1/sqrt(K) + C2/b'), or give fixed numbers instead of free constants",
+        )
+
+
+def _positive_list(t: Mapping, key: str, where: str, kind: type) -> tuple | None:
+    if key not in t:
+        return None
+    v = t[key]
+    if not isinstance(v, list) or not v:
+        raise SpecError(f"{where}.{key}", v, "must be a non-empty list", f"e.g. {key} = [1, 2, 4]")
+    out = []
+    for x in v:
+        number = not isinstance(x, bool) and isinstance(x, int | float)
+        if not (number and math.isfinite(x) and x > 0):
+            raise SpecError(f"{where}.{key}", x, "entries must be finite numbers > 0", "fix it")
+        out.append(kind(x))
+    return tuple(out)
+
+
+def _grid_list(t: Mapping, key: str, where: str) -> tuple[dict[str, float], ...]:
+    v = t[key]
+    if not isinstance(v, list) or not v or not all(isinstance(p, dict) for p in v):
+        raise SpecError(
+            f"{where}.{key}", v, "must be a list of tables", f"e.g. {key} = [{{K = 100, b = 4}}]"
+        )
+    out = []
+    for j, p in enumerate(v):
+        w = f"{where}.{key}[{j}]"
+        _known(p, {"K", "b", "eta"}, w)
+        q: dict[str, float] = {}
+        for k in ("K", "b"):
+            if k in p:
+                q[k] = _integer(p, k, w, 1, 1)
+        if "eta" in p:
+            q["eta"] = _number(p, "eta", w, positive=True)
+        out.append(q)
+    return tuple(out)

@@ -1,0 +1,203 @@
+r"""The derived setting of a user spec: problem, loss analysis, $\tilde A$, $V$, named symbols.
+
+Everything the user-loss checks share is computed once here (SPEC §1 conventions):
+
+* the simulators' problem (:class:`FastUserProblem`: a :class:`~numerics.user_problem.
+  UserLossProblem` whose full gradient of a smooth generalised linear loss is
+  $\nabla F(X) = \frac1n\varphi'(XA^\top, b)A + cX$, one matrix product instead of the
+  $(P, n, d)$ array of per-sample gradients; identical mathematics);
+* the loss analysis (:func:`theory.user_loss.analyse_loss`): $x^*$ with its certificate,
+  $L$, $\mu$ with their labels, convexity, smoothness, $\Sigma(x^*)$,
+  $\tilde A = \nabla^2F(x^*)$;
+* $V$ of the linearised delay system $x'(t) = -\tilde A\,x(t-\tau)$, certified by
+  :func:`theory.roots.characteristic_roots` (SPEC §4), $\tau = l\delta$;
+* the values of the names a claim may use (:data:`~verify.usercheck.spec.CLAIM_NAMES`).
+
+Glossary: ``eta`` $\eta$ · ``delta`` $\delta$ (default $\eta$, choice (a)) · ``tau``
+$\tau = l\delta$ · ``l`` delay bound · ``b`` minibatch size · ``x0`` start and constant initial
+segment $\xi \equiv x_0$ · ``sigma2`` $\operatorname{tr}\Sigma(x^*)$ · ``H``
+$H_{\min} = \operatorname{tr}\Sigma(x^*)/b + 2\mu LD^2$ (SPEC §1).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import sympy
+
+from numerics.delays import ConstantDelay, CyclicDelay, DelayModel, NoDelay, RandomDelay
+from numerics.schedules import Schedule, make_schedule
+from numerics.user_problem import UserLossProblem
+from theory.roots import CharacteristicRoots, characteristic_roots
+from theory.user_loss import LossAnalysis
+from verify.usercheck.spec import UserSpec
+
+__all__ = ["FastUserProblem", "UserSetting", "build_setting"]
+
+
+def _np_sigmoid(z: Any) -> np.ndarray:
+    return 0.5 + 0.5 * np.tanh(0.5 * np.asarray(z, dtype=float))
+
+
+def _np_softplus(z: Any) -> np.ndarray:
+    return np.logaddexp(0.0, z)
+
+
+class FastUserProblem(UserLossProblem):
+    r"""`UserLossProblem` with a matrix-product full gradient for smooth GLMs.
+
+    $\nabla F(x) = \frac1n\sum_i\varphi'(a_i^\top x, b_i)a_i + cx$ evaluated for all paths as
+    $\frac1n\varphi'(XA^\top, b)A + cX$. Non-GLM or non-smooth losses use the parent's
+    per-sample route unchanged.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        glm = self.loss.glm
+        self._phi1 = None
+        if glm is not None and self.loss.smooth:
+            mods = [{"sigmoid": _np_sigmoid, "softplus": _np_softplus}, "numpy"]
+            self._phi1 = sympy.lambdify((glm.z, glm.b), glm.phi1, modules=mods)
+            self._c = float(glm.c)
+
+    def grad(self, X: np.ndarray) -> np.ndarray:
+        r"""$\nabla F$ for each row of ``X`` (P, d) -> (P, d); a single x (d,) -> (d,)."""
+        if self._phi1 is None:
+            return super().grad(X)
+        single = np.ndim(X) == 1
+        Xp = self._paths(X)
+        with np.errstate(all="ignore"):
+            z = Xp @ self.A.T
+            p1 = np.broadcast_to(np.asarray(self._phi1(z, self.y), dtype=float), z.shape)
+            out = p1 @ self.A / self.A.shape[0]
+            if self._c != 0.0:
+                out += self._c * Xp
+        return out[0] if single else out
+
+
+@dataclass
+class UserSetting:
+    r"""A validated spec with its problem and derived quantities (see module docstring).
+
+    Attributes:
+        spec: the validated :class:`~verify.usercheck.spec.UserSpec`.
+        problem: the simulators' problem.
+        analysis: the loss analysis (labels: certified / estimate / unavailable).
+        x0: the start $x_0$ (d,), also the constant initial segment $\xi$.
+    """
+
+    spec: UserSpec
+    problem: FastUserProblem
+    analysis: LossAnalysis
+    x0: np.ndarray
+    notes: list[str] = field(default_factory=list)
+
+    # ----- algorithm -----------------------------------------------------------------
+    @property
+    def alg(self) -> Any:
+        return self.spec.algorithm
+
+    @property
+    def eta(self) -> float:
+        return float(self.alg.eta)
+
+    @property
+    def delta(self) -> float:
+        r"""$\delta$: ``algorithm.delta`` or $\eta$ (SPEC §1 choice (a))."""
+        return float(self.alg.delta) if self.alg.delta is not None else self.eta
+
+    @property
+    def l(self) -> int:  # noqa: E743 (the paper's name)
+        return int(self.alg.l)
+
+    @property
+    def b(self) -> int:
+        return int(self.alg.batch_size)
+
+    @property
+    def tau(self) -> float:
+        return self.l * self.delta
+
+    @property
+    def mu_schedule(self) -> float | None:
+        r"""$\mu$ of the ``1/(mu k)`` schedule: ``algorithm.mu`` or the loss's $\mu$ if $> 0$."""
+        if self.alg.mu is not None:
+            return float(self.alg.mu)
+        mu = float(self.analysis.mu.value)
+        return mu if mu > 0 and math.isfinite(mu) else None
+
+    def delay_model(self, l: int | None = None) -> DelayModel:
+        """The spec's delay model (``l`` overrides the bound)."""
+        l = self.l if l is None else l
+        kind = self.alg.delay
+        if kind == "none" or l == 0:
+            return NoDelay()
+        if kind == "constant":
+            return ConstantDelay(l)
+        if kind == "cyclic":
+            return CyclicDelay(l)
+        return RandomDelay(l, self.alg.q) if self.alg.q is not None else RandomDelay(l)
+
+    def schedule(self) -> Schedule:
+        """The spec's schedule $u_k$ (``1/(mu k)`` with :attr:`mu_schedule`)."""
+        return make_schedule(self.alg.schedule, self.mu_schedule)
+
+    # ----- derived -------------------------------------------------------------------
+    @property
+    def sigma2(self) -> float:
+        r"""$\operatorname{tr}\Sigma(x^*)$ (one sample's gradient covariance)."""
+        return float(np.trace(self.analysis.Sigma))
+
+    @property
+    def D(self) -> float:
+        return float(self.analysis.D)
+
+    @cached_property
+    def F_star(self) -> float:
+        return float(self.problem.F(self.analysis.x_star))
+
+    @cached_property
+    def roots(self) -> CharacteristicRoots | None:
+        r"""Certified $V$ of $\det(\beta I + \tilde Ae^{-\beta\tau}) = 0$ (None when $\tilde A$
+        does not exist, i.e. a non-smooth loss, or $\tau = 0$)."""
+        if self.analysis.A_tilde is None or self.tau <= 0:
+            return None
+        return characteristic_roots(self.analysis.A_tilde, self.tau)
+
+    def symbols(self) -> dict[str, float]:
+        r"""Values of the named symbols of a claim (``t``, ``k``, ``K`` are set per grid point).
+
+        $H = \operatorname{tr}\Sigma(x^*)/b + 2\mu LD^2$ ($H_{\min}$ of SPEC §1)."""
+        a = self.analysis
+        L, mu = float(a.L.value), float(a.mu.value)
+        if self.alg.mu is not None:
+            mu = float(self.alg.mu)
+        H = self.sigma2 / self.b + 2 * mu * L * self.D**2 if math.isfinite(L) else math.inf
+        return {
+            "K": float(self.alg.K),
+            "b": float(self.b),
+            "l": float(self.l),
+            "tau": self.tau,
+            "eta": self.eta,
+            "delta": self.delta,
+            "L": L,
+            "mu": mu,
+            "D": self.D,
+            "H": H,
+            "d": float(self.problem.d),
+            "n": float(self.problem.n),
+            "sigma2": self.sigma2,
+        }
+
+
+def build_setting(spec: UserSpec) -> UserSetting:
+    """The problem and the loss analysis of a validated spec (no simulation)."""
+    ds, alg = spec.dataset, spec.algorithm
+    problem = FastUserProblem(spec.loss, ds.A, ds.y, D=alg.D, seed=alg.seed)
+    analysis = problem.analysis
+    x0 = np.broadcast_to(np.asarray(alg.x0, dtype=float), (problem.d,)).copy()
+    return UserSetting(spec=spec, problem=problem, analysis=analysis, x0=x0)
