@@ -153,8 +153,9 @@ class Row:
         tau: SDDE delay τ (level 1); `l`: ASGD delay bound (level 2).
         b: minibatch size (σσᵀ = Σ/b).
         x0_dist: $\|x_0 - x^*\|$.
-        delay: ASGD delay model, ``"constant"`` ($l_k = l$) or ``"random"`` (i.i.d. uniform on
-            $\{0..l\}$, Thm 3.2's model); the bound uses τ = lδ either way.
+        delay: ``"constant"`` (θ ≡ τ; $l_k = l$) or ``"random"`` (i.i.d. uniform on
+            $\{0..l\}$, Thm 3.2's model; level 1: θ(t) = $l_k\delta$ on $[k\delta,(k+1)\delta)$,
+            $l = \tau/\delta$, exact check `R7-as-stated` only); the bound uses τ either way.
     """
 
     problem: str = "quadratic"
@@ -171,7 +172,7 @@ class Row:
         """The parameters shown in a report's grid table."""
         p = asdict(self)
         p.pop("l" if level == "as-stated" else "tau")
-        if level == "as-stated" or self.l == 0:
+        if (self.tau if level == "as-stated" else self.l) == 0:
             p.pop("delay")
         if self.problem == "logistic":
             p.pop("noise")
@@ -196,6 +197,17 @@ def _rows(spec: Sequence[Any]) -> list[Row]:
         else:
             raise Thm42InputError("rows", r, "must be a Row or a dict", "pass dicts")
     return out
+
+
+def _constant_delay_only(row: Row, tau: float) -> None:
+    """The Monte Carlo level-1/level-3 checks simulate θ ≡ τ only."""
+    if row.delay != "constant" and tau > 0:
+        raise Thm42InputError(
+            "delay",
+            row.delay,
+            "random theta(t) is supported by R7-as-stated only",
+            "use delay='constant' here",
+        )
 
 
 def _delay_model(row: Row, l: int) -> Any:
@@ -273,6 +285,16 @@ def steps_per_unit(row: Row, tau: float, h_kappa: float, base: int = 20) -> int:
 # ============================================================================ simulation
 
 
+def _constant_segment(x0: np.ndarray, l: int, m: int) -> np.ndarray | None:
+    """ξ ≡ x0 on the fine grid of [-τ, 0] (`l m + 1` values), passed explicitly: without it,
+    `numerics.sdde.euler_maruyama` applies the coarse footnote-2 cap min(l_k, j) to the fine
+    solution too, which then reads X(ih) instead of ξ = x0 inside the first τ (it is the
+    constant segment only for the coarse scheme)."""
+    if l == 0:
+        return None
+    return np.broadcast_to(np.asarray(x0, dtype=float), (l * m + 1, np.size(x0))).copy()
+
+
 def sdde_from_one(
     problem: Problem,
     x0: np.ndarray,
@@ -293,8 +315,8 @@ def sdde_from_one(
     $dX = -\frac{1}{\mu t}\nabla F(X(t-\tau))dt + \frac{\sqrt\delta}{\mu t}\sigma dB$ with
     σ the PSD root of $\Sigma(x^*)/b$; coarse step $\Delta = 1/m_0$ and a fine solution with
     step $\Delta/2$ on the same Brownian path (`numerics.sdde.euler_maruyama`, `k0` = $m_0$ so
-    that $t = k\Delta$ starts at 1). The fine solution is the reference; coarse − fine is the
-    bias estimate.
+    that $t = k\Delta$ starts at 1; ξ ≡ $x_0$ passed explicitly, see `_constant_segment`). The
+    fine solution is the reference; coarse − fine is the bias estimate.
     """
     l = round(tau * m0)
     K = round((T - 1) * m0)
@@ -308,11 +330,70 @@ def sdde_from_one(
         paths=paths,
         seed=seed,
         x0=x0,
+        xi=_constant_segment(x0, l, 2),
         delay=ConstantDelay(l) if l else None,
         k0=m0,
         drift_factor=lambda t: 1.0 / (mu * t),
         noise_factor=lambda t: math.sqrt(delta) / (mu * t),
         substeps=2,
+        record_every=record_every,
+        map_fn=map_fn,
+    )
+
+
+def random_delay_grid(row: Row, m0: int) -> tuple[int, int, int]:
+    r"""(k0, l, m) for the SDDE with random θ(t) = $l_k\delta$ on $[k\delta,(k+1)\delta)$:
+    $k_0 = 1/\delta$ (start at t = 1), $l = \tau/\delta$, $m = m_0\delta$ substeps per δ
+    (step $h = 1/m_0$); all must be integers."""
+    k0, l, m = 1.0 / row.delta, row.tau / row.delta, m0 * row.delta
+    for name, v in (("1/delta", k0), ("tau/delta", l), ("m0*delta", m)):
+        if abs(v - round(v)) > 1e-9 * max(1.0, abs(v)) or round(v) < 1:
+            raise Thm42InputError(
+                "delta",
+                row.delta,
+                f"random delays need an integer {name} (= {v:g})",
+                "use delta in {0.1, 0.2, 0.5, 1} and tau a multiple of delta",
+            )
+    return round(k0), round(l), round(m)
+
+
+def sdde_random_from_one(
+    problem: Problem,
+    x0: np.ndarray,
+    *,
+    mu: float,
+    delta: float,
+    tau: float,
+    b: int,
+    T: float,
+    m0: int,
+    paths: int,
+    seed: np.random.SeedSequence,
+    record_every: int,
+    map_fn: Any = None,
+    row: Row | None = None,
+    h_m0: int = 0,
+) -> SDDEResult:
+    r"""As `sdde_from_one` with random θ(t) = $l_k\delta$ ($l_k$ uniform on $\{0..l\}$, one per
+    $[k\delta,(k+1)\delta)$): coarse step δ, fine step $1/h_{m_0}$ on the same Brownian path.
+    `m0` here is the number of coarse steps per unit time ($1/\delta$)."""
+    k0, l, m = random_delay_grid(row, h_m0)
+    G = sqrt_psd(np.atleast_2d(problem.Sigma(problem.x_star)) / b)
+    return euler_maruyama(
+        lambda X: -problem.grad(X),
+        G,
+        d=problem.d,
+        delta=delta,
+        K=round((T - 1) / delta),
+        paths=paths,
+        seed=seed,
+        x0=x0,
+        xi=_constant_segment(x0, l, m),
+        delay=RandomDelay(l),
+        k0=k0,
+        drift_factor=lambda t: 1.0 / (mu * t),
+        noise_factor=lambda t: math.sqrt(delta) / (mu * t),
+        substeps=m,
         record_every=record_every,
         map_fn=map_fn,
     )
@@ -332,6 +413,7 @@ def sdde_batched(
     record_every: int,
     T: float,
     m0: int,
+    sim_fn: Any = None,
     **kw: Any,
 ) -> np.ndarray:
     """`sdde_from_one` over batches of paths (bounded memory), `reduce(sim)` per batch
@@ -342,7 +424,7 @@ def sdde_batched(
     sizes = [min(size, paths - s) for s in range(0, paths, size)]
     out = []
     for n_b, sd in zip(sizes, seed.spawn(len(sizes))):
-        sim = sdde_from_one(
+        sim = (sim_fn or sdde_from_one)(
             problem, x0, paths=n_b, seed=sd, record_every=record_every, T=T, m0=m0, **kw
         )
         out.append(np.asarray(reduce(sim)))
@@ -424,6 +506,12 @@ def _sdde_ball(key: tuple, problem: Problem, x0: np.ndarray, map_fn: Any) -> Bal
     if key in _BALLS:
         return _BALLS[key]
     seed_, row, tau, mu, m0, T, paths, D, eps_D, eps_max, alpha, _data = key
+    extra: dict[str, Any] = {}
+    if row.delay == "random" and tau > 0:
+        k0, _l, _m = random_delay_grid(row, m0)
+        T = 1.0 + row.delta * math.ceil((T - 1.0) / row.delta)
+        extra = dict(sim_fn=sdde_random_from_one, row=row, h_m0=m0)
+        m0 = k0  # coarse steps per unit time
     every, _ = _record_grid(m0, T, 2)
     seed = np.random.SeedSequence(
         entropy=int(seed_), spawn_key=(stable_id_key("R7/R8 ball"), stable_id_key(repr(row)))
@@ -449,6 +537,7 @@ def _sdde_ball(key: tuple, problem: Problem, x0: np.ndarray, map_fn: Any) -> Bal
         tau=tau,
         b=row.b,
         map_fn=map_fn,
+        **extra,
     )
     ball = measure_ball(sup, {"D": D, "eps_D": eps_D, "eps_max": eps_max}, alpha, T)
     if len(_BALLS) > 512:
@@ -784,6 +873,7 @@ class Thm42AsStated(_Common):
             dict(kappa=10, noise=100.0, delta=1.0, tau=1.0),
             dict(kappa=10, noise=1.0, delta=0.1, tau=1.0),
             dict(kappa=10, noise=1.0, delta=10.0, tau=1.0),
+            dict(kappa=10, noise=1.0, delta=0.5, tau=1.0, delay="random"),
             dict(problem="least-squares", kappa=10, noise=1.0, delta=1.0, tau=1.0),
         ),
         T=10.0,
@@ -805,6 +895,12 @@ class Thm42AsStated(_Common):
             for s in (0.01, 1.0, 100.0)
             for dl in (0.1, 1.0, 10.0)
             for tau in (0.1, 1.0, 3.0)
+        )
+        + tuple(
+            dict(problem="quadratic", kappa=k, noise=1.0, delta=dl, tau=tau, delay="random")
+            for k in (1, 10, 30)
+            for dl in (0.1, 1.0)
+            for tau in (1.0, 3.0)
         ),
         T=50.0,
         n_t=80,
@@ -862,6 +958,8 @@ class Thm42AsStated(_Common):
         S = np.atleast_2d(problem.Sigma(problem.x_star)) / row.b
         x_star = np.asarray(problem.x_star, dtype=float)
         tau = self._tau(row)
+        if row.delay == "random" and tau > 0:
+            return self._exact_curve_random(row, Q, S, x_star, x0, mu, m0, T, n_t)
         out = []
         K0 = round((T - 1) * m0)
         k0_rec = np.unique(np.clip(np.rint((_t_targets(T, n_t) - 1) * m0), 1, K0)).astype(int)
@@ -882,6 +980,45 @@ class Thm42AsStated(_Common):
                 x0=x0,
                 record=k0_rec * (m // m0),
                 k0=m,
+            )
+            out.append((res.times, res.mse))
+        (t1, m1), (_t2, m2) = out
+        return t1, m2, m1 - m2
+
+    @staticmethod
+    def _exact_curve_random(
+        row: Row,
+        Q: np.ndarray,
+        S: np.ndarray,
+        x_star: np.ndarray,
+        x0: np.ndarray,
+        mu: float,
+        m0: int,
+        T: float,
+        n_t: int,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        r"""Random θ(t) = $l_k\delta$ (uniform $l_k$): exact moments of the EM scheme with
+        coarse step δ (Eq. 6's own grid, `em_scheme_moments` with $U = \delta/(\mu t)$,
+        $\eta = 1$, σσᵀ = Σ(x*)/b) and $m$, $2m$ substeps; the delay law is mixed exactly."""
+        k0, l, m = random_delay_grid(row, m0)
+        K = math.ceil((T - 1.0) / row.delta)
+        k_rec = np.unique(np.clip(np.rint((_t_targets(T, n_t) - 1) / row.delta), 1, K))
+        q = np.full(l + 1, 1.0 / (l + 1))
+        out = []
+        for sub in (m, 2 * m):
+            res = em_scheme_moments(
+                Q,
+                x_star,
+                q,
+                1.0,
+                row.delta,
+                lambda t: row.delta / (mu * t),
+                K,
+                substeps=sub,
+                noise=S,
+                x0=x0,
+                record=k_rec.astype(int),
+                k0=k0,
             )
             out.append((res.times, res.mse))
         (t1, m1), (_t2, m2) = out
@@ -989,6 +1126,7 @@ class Thm42AsStatedMC(Thm42AsStated):
             problem, x0, mu0, L = build_problem(row, int(p.get("data_seed", 0)))
             mu = self._mu_used(ctx, mu0)
             tau = self._tau(row)
+            _constant_delay_only(row, tau)
             T_row = sdde_horizon(T, row, tau)
             m0 = steps_per_unit(row, tau, float(p["h_kappa"]))
             ball = self.ball_for(ctx, j, row, problem, x0, mu, m0)
@@ -1285,7 +1423,16 @@ class Thm42ProofStep(Thm42AsStated):
         mu_factor=1.0,
         data_seed=0,
     )
-    full = profile(**{**dict(Thm42AsStated.full), "paths": 10000, "n_t": 30})
+    full = profile(
+        **{
+            **dict(Thm42AsStated.full),
+            "rows": tuple(
+                r for r in Thm42AsStated.full["rows"] if r.get("delay", "constant") == "constant"
+            ),
+            "paths": 10000,
+            "n_t": 30,
+        }
+    )
 
     def _values(
         self,
@@ -1337,6 +1484,7 @@ class Thm42ProofStep(Thm42AsStated):
             problem, x0, mu0, L = build_problem(row, int(p.get("data_seed", 0)))
             mu = self._mu_used(ctx, mu0)
             tau = self._tau(row)
+            _constant_delay_only(row, tau)
             T_row = sdde_horizon(T, row, tau)
             m0 = steps_per_unit(row, tau, float(p["h_kappa"]))
             ball = self.ball_for(ctx, j, row, problem, x0, mu, m0)
