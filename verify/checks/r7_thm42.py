@@ -57,6 +57,12 @@ measured on independent paths (Clopper–Pearson bound on the exit probability; 
 bound exceeds $\varepsilon_{\max}$ are NOT APPLICABLE); $H = H_{\min}$; μ, L the extreme
 Hessian eigenvalues (global).
 
+**Workaround (numerics).** `numerics.sdde.euler_maruyama` / `simulate_sdde` without an explicit
+`xi` apply the coarse footnote-2 cap $\min(l_k, j)$ to the fine solution as well, so with
+delays and `substeps > 1` the fine paths read $X(ih)$ instead of $\xi = x_0$ during the first
+τ and disagree with `numerics.moments.sdde_em_moments_for` (constant segment). The paths here
+pass ξ ≡ $x_0$ explicitly (`_constant_segment`); tests compare them with the exact moments.
+
 Example: ``python -m verify.checks.r7_thm42 [--profile full]``.
 """
 
