@@ -24,7 +24,7 @@ from verify.executor import Executor, make_executor
 from verify.report import ReportWriter, RunReport, default_run_name, run_metadata
 from verify.verdict import CheckResult
 
-__all__ = ["DEFAULT_SEED", "run", "run_check", "run_checks"]
+__all__ = ["DEFAULT_SEED", "check", "run", "run_check", "run_checks"]
 
 DEFAULT_SEED = 12345
 
@@ -214,3 +214,41 @@ def run_check(
     finally:
         if own_executor:
             exe.close()
+
+
+def check(
+    spec_path: str | Path,
+    *,
+    seed: int | None = None,
+    out: str | Path | None = "reports",
+    profile: str = "quick",
+    only: Sequence[str] | None = None,
+    workers: int = 1,
+    executor: str | Executor | None = None,
+    scheduler: str | None = None,
+    run_name: str | None = None,
+) -> RunReport:
+    """Check a user loss given in a TOML spec (the API of `sdde-verify check`).
+
+    Same pipeline and report as the command line: see `verify.usercheck.run.run_spec` and
+    ``docs/usercheck.md``. `seed` defaults to the spec's ``algorithm.seed``; `out=None`
+    writes no report.
+
+    Raises:
+        SpecError, DataError, LossSpecError (`theory.errors.InputError`): invalid spec or data
+            (nothing is written).
+    """
+    from verify.usercheck import run_spec
+
+    return run_spec(
+        spec_path,
+        seed=seed,
+        out=out,
+        profile=profile,
+        only=only,
+        executor=executor,
+        workers=workers,
+        scheduler=scheduler,
+        run_name=run_name,
+        command=f"verify.api.check({str(spec_path)!r})",
+    )

@@ -6,7 +6,9 @@
                     [--no-progress]
     sdde-verify list
     sdde-verify derive [--out DIR] [--pdf]
-    sdde-verify check SPEC.toml [--seed N] [--out DIR]
+    sdde-verify check SPEC.toml [--out DIR] [--seed N] [--profile quick|full] [--only ID ...]
+                    [--workers N] [--executor serial|process|dask] [--name RUN_NAME]
+                    [--fail-on never|fail|inconclusive]
 
 Exit codes (`run`):
 
@@ -154,10 +156,52 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--out", metavar="DIR", default="reports/derivations")
     d.add_argument("--pdf", action="store_true", help="also run pdflatex")
 
-    c = sub.add_parser("check", help="check a user loss given in a TOML spec")
+    c = sub.add_parser(
+        "check",
+        help="check a user loss given in a TOML spec (format: docs/usercheck.md)",
+        description="Load and validate SPEC.toml, analyse the loss (x*, L, mu, convexity, V), "
+        "decide which results apply, run every applicable check and the claims, and write "
+        "DIR/<run>/ atomically (nothing is written if the spec or data are invalid).",
+    )
     c.add_argument("spec", metavar="SPEC.toml")
-    c.add_argument("--seed", type=_positive_int("--seed"), default=12345)
-    c.add_argument("--out", metavar="DIR", default="reports")
+    c.add_argument(
+        "--seed",
+        type=_positive_int("--seed"),
+        default=None,
+        help="global seed (default: algorithm.seed of the spec)",
+    )
+    c.add_argument("--out", metavar="DIR", default="reports", help="report root (default reports/)")
+    c.add_argument(
+        "--profile",
+        choices=("quick", "full"),
+        default="quick",
+        help="quick (capped paths and horizons, default) or full (the spec's paths and K)",
+    )
+    c.add_argument(
+        "--only",
+        nargs="+",
+        metavar="ID",
+        default=None,
+        help="checks to run: all, claims, U-approx, U-thm41-local, U-thm42, U-claim-<i>, "
+        "or R2..R8 (overrides checks.run)",
+    )
+    c.add_argument(
+        "--workers", type=_positive_int("--workers"), default=1, help="worker processes (default 1)"
+    )
+    c.add_argument(
+        "--executor",
+        choices=("serial", "process", "dask"),
+        default=None,
+        help="default: serial for 1 worker, process otherwise",
+    )
+    c.add_argument("--scheduler", metavar="ADDR", default=None, help="dask scheduler address")
+    c.add_argument("--name", metavar="RUN_NAME", default=None, help="report folder name")
+    c.add_argument(
+        "--fail-on",
+        choices=tuple(_FAIL_ON),
+        default="never",
+        help="exit 1 on FAIL/DIVERGED (fail) or also INCONCLUSIVE (inconclusive)",
+    )
     return p
 
 
@@ -260,10 +304,29 @@ def _cmd_derive(args: argparse.Namespace) -> int:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    from verify.usercheck import run_spec  # lazy: written by the user-check engineer
+    """``sdde-verify check``: exit codes as for ``run`` (2 also for an invalid spec or data)."""
+    from verify.usercheck import run_spec  # lazy: the checks import the simulators
 
-    result = run_spec(args.spec, seed=args.seed, out=args.out)
-    print(result)
+    report = run_spec(
+        args.spec,
+        seed=args.seed,
+        out=args.out,
+        profile=args.profile,
+        only=args.only,
+        executor=args.executor,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        run_name=args.name,
+        command="sdde-verify " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+    )
+    print(report)
+    results = getattr(report, "results", [])
+    if getattr(report, "path", None) is not None:
+        print(f"\nreport: {report.path}")
+    if any(r.error for r in results):
+        return EXIT_CHECK_ERROR
+    if any(r.verdict in _FAIL_ON[args.fail_on] for r in results):
+        return EXIT_FAIL_ON
     return EXIT_OK
 
 

@@ -112,7 +112,7 @@ class _ApproxMixin:
         return {
             "calibration": cal,
             "heldout": held,
-            "paths": min(int(s.alg.paths), 200) if quick else int(s.alg.paths),
+            "paths": min(int(s.alg.paths), 150) if quick else int(s.alg.paths),
             "substeps": 2 if quick else 4,
             "sigma_at": "x_star",
             "w1": not quick,
@@ -356,7 +356,7 @@ class UserThm42(Check):
         T_user = 1.0 + int(s.alg.K) * self._delta()
         return {
             "paths": min(int(s.alg.paths), 100) if quick else int(s.alg.paths),
-            "ball_paths": min(int(s.alg.paths), 100) if quick else int(s.alg.paths),
+            "ball_paths": min(int(s.alg.paths), 200) if quick else int(s.alg.paths),
             "T": min(T_user, 6.0) if quick else min(T_user, 50.0),
             "n_t": 8 if quick else 16,
             "h_kappa": 1.0 if quick else 0.25,

@@ -105,7 +105,7 @@ class UserClaimCheck(Check):
     def params_for(self, profile: str) -> dict[str, Any]:
         s, c = self.setting, self.spec
         paths = c.paths or int(s.alg.paths)
-        return {"paths": min(paths, 400) if profile != "full" else paths, "rhs_scale": 1.0}
+        return {"paths": min(paths, 200) if profile != "full" else paths, "rhs_scale": 1.0}
 
     def hypotheses(self, ctx: RunContext) -> list[Hypothesis]:
         vals = self.setting.symbols()

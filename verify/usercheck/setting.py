@@ -191,6 +191,7 @@ class UserSetting:
             "d": float(self.problem.d),
             "n": float(self.problem.n),
             "sigma2": self.sigma2,
+            "R0": float(np.linalg.norm(self.x0 - a.x_star)),
         }
 
 

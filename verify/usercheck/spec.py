@@ -108,9 +108,10 @@ FREE_CONSTANTS = tuple(f"C{i}" for i in range(1, 10))
 r"""Free constants of a claim's form ("there exist $C_1, C_2, \dots$"): rate check (SPEC §2)."""
 CLAIM_NAMES = (
     "t", "k", "K", "b", "l", "tau", "eta", "delta", "L", "mu", "D", "H", "d", "n",
-    "sigma2", "lam", *FREE_CONSTANTS, "pi", "e",
+    "sigma2", "R0", "lam", *FREE_CONSTANTS, "pi", "e",
 )  # fmt: skip
-r"""Names a claim's right-hand side may use; ``sigma2`` is $\mathrm{tr}\,\Sigma(x^*)$; a loss
+r"""Names a claim's right-hand side may use; ``sigma2`` is $\mathrm{tr}\,\Sigma(x^*)$, ``R0`` is
+$\lVert x_0 - x^*\rVert$; a loss
 constant of the same name as ``lam`` (or any name not listed here) is replaced by its value."""
 CHECK_ALIASES = {
     "approx": ("U-approx",),
