@@ -293,6 +293,7 @@ def _coupled_chunk(
             k = k0 + j
             lk = delay.draw(k, P, rng)
             lka = lk if share_delays else delay.draw(k, P, rng)
+            lk_fine = lk  # the fine grid reads the (x0-prefilled) history uncapped, as in sdde.py
             if hist is None:
                 lk, lka = np.minimum(lk, j), np.minimum(lka, j)
             u = float(schedule.u(k))
@@ -335,7 +336,7 @@ def _coupled_chunk(
                     _step(
                         rf,
                         j * m + i,
-                        lk * m,
+                        lk_fine * m,
                         drift,
                         sigma_const,
                         diffusion,

@@ -283,12 +283,16 @@ def _em_chunk(
                 if delay.is_random:
                     lblock = delay.draw_block(k0 + j, cnt, P, rng)
                 jb0 = j
+            # The fine grid always reads the uncapped delay: its ring buffer is prefilled with
+            # the initial segment (constant x0 by default), which is what the coarse cap
+            # min(l_k, k) amounts to on the coarse grid but not inside the first tau on the
+            # fine grid (reading X(ih) there instead of x0 would be a different equation).
             if delay.is_random:
-                lk = lblock[j - jb0]
-                if hist is None:
-                    lk = np.minimum(lk, j)
+                lk_raw = lblock[j - jb0]
+                lk = np.minimum(lk_raw, j) if hist is None else lk_raw
             else:  # deterministic delays: one scalar per step, no per-path work
-                lk = int(lscalar[j]) if hist is not None else min(int(lscalar[j]), j)
+                lk_raw = int(lscalar[j])
+                lk = lk_raw if hist is not None else min(lk_raw, j)
             if delays is not None:
                 delays[:, j] = lk
             t = (k0 + j) * delta
@@ -317,7 +321,7 @@ def _em_chunk(
             coarse.advance()
             # ---- fine steps on the same Brownian path
             if m > 1:
-                lkm = lk * m
+                lkm = lk_raw * m
                 for i in range(m):
                     I = j * m + i
                     tf = t + i * h

@@ -234,3 +234,48 @@ def test_fine_and_coarse_share_brownian_path_exact_difference_law():
     c = simulate_coupled(TwoPoint(), eta=eta, K=K, paths=P, seed=13, substeps=m)
     v = _diff_variance(1.0, np.sqrt(eta), eta, K, m)
     assert lo <= np.sum((c.x_scheme - c.X_fine) ** 2) / v <= hi
+
+
+@pytest.mark.parametrize("delay_kind", ["constant", "random"])
+def test_fine_solution_without_xi_reads_constant_x0_before_time_zero(delay_kind):
+    """Default initial segment = constant x0 on [-tau, 0] for the fine solution too.
+
+    Zero noise makes the simulated fine path deterministic per delay sequence; with a constant
+    delay it must equal the exact EM mean of the fine scheme (an independent recursion in
+    numerics.moments), and with a random delay both must agree with the same xi = x0 given
+    explicitly. (Regression: the coarse footnote-2 cap min(l_k, k) was applied to the fine grid,
+    which then read X(ih) instead of x0 inside the first tau.)"""
+    from numerics.delays import ConstantDelay, RandomDelay
+    from numerics.moments import sdde_em_moments_for
+    from numerics.problems import Quadratic
+    from numerics.sdde import simulate_sdde
+
+    problem = Quadratic(np.diag([1.0, 4.0]), np.zeros(2), np.eye(2))
+    x0 = np.array([1.0, -1.0])
+    delay = ConstantDelay(3) if delay_kind == "constant" else RandomDelay(3)
+    kw = dict(eta=0.2, K=12, paths=4, seed=3, x0=x0, delay=delay, noise=False, substeps=4)
+    default = simulate_sdde(problem, **kw)
+    explicit = simulate_sdde(problem, xi=lambda s: x0, **kw)
+    np.testing.assert_array_equal(default.X_fine, explicit.X_fine)
+    if delay_kind == "constant":
+        exact = sdde_em_moments_for(
+            problem, eta=0.2, K=12, delay=delay, noise=False, substeps=4, x0=x0
+        )
+        np.testing.assert_allclose(default.X_fine[0], exact.mean[-1], rtol=1e-12)
+
+
+def test_coupled_fine_solution_matches_simulate_sdde_without_noise():
+    """The coupled simulator's fine X (no xi, constant delay, zero noise) equals the exact
+    fine-scheme mean from numerics.moments: the default initial segment is constant x0 on the
+    fine grid as well (same regression as above, in numerics.coupling)."""
+    from numerics.coupling import simulate_coupled
+    from numerics.delays import ConstantDelay
+    from numerics.moments import sdde_em_moments_for
+    from numerics.problems import Quadratic
+
+    problem = Quadratic(np.diag([1.0, 4.0]), np.zeros(2), np.zeros((2, 2)))
+    x0 = np.array([1.0, -1.0])
+    delay = ConstantDelay(3)
+    res = simulate_coupled(problem, eta=0.2, K=12, paths=3, seed=5, x0=x0, delay=delay, substeps=4)
+    exact = sdde_em_moments_for(problem, eta=0.2, K=12, delay=delay, noise=False, substeps=4, x0=x0)
+    np.testing.assert_allclose(res.X_fine, np.broadcast_to(exact.mean[-1], (3, 2)), rtol=1e-12)
