@@ -71,18 +71,18 @@ def test_example_specs_load(name, shape, smooth, glm):
 def test_logistic_example_fields_and_claim():
     spec = load_spec(EXAMPLES / "logistic_breast_cancer.toml")
     alg = spec.algorithm
-    assert (alg.eta, alg.schedule, alg.batch_size, alg.delay, alg.l) == (0.05, "1", 8, "iid", 4)
-    assert spec.loss_spec.constants == {"lam": 0.01}
-    (claim,) = spec.claims
-    s = {n: sympy.Symbol(n, positive=True) for n in ("delta", "H", "L", "D", "tau", "t", "mu")}
-    ref = (
-        (s["delta"] + 1)
-        * (s["H"] + 2 * s["L"] ** 2 * s["D"] ** 2 * s["tau"])
-        * sympy.log(s["t"])
-        / ((s["t"] - 1) * s["mu"] ** 2)
+    assert (alg.eta, alg.schedule, alg.batch_size, alg.delay, alg.l) == (0.05, "1", 8, "iid", 3)
+    assert spec.loss_spec.constants == {"lam": 0.05}
+    ou, rate = spec.claims
+    s = {n: sympy.Symbol(n, positive=True) for n in ("R0", "mu", "t", "eta", "sigma2", "b")}
+    ref = s["R0"] ** 2 * sympy.exp(-2 * s["mu"] * s["t"]) + s["eta"] * s["sigma2"] / (
+        2 * s["mu"] * s["b"]
     )
-    assert sympy.simplify(claim.rhs_expr - ref) == 0
-    assert claim.metric == "mean_sq_dist" and claim.process == "sdde" and claim.alpha == 0.05
+    assert sympy.simplify(ou.rhs_expr - ref) == 0
+    assert ou.metric == "mean_sq_dist" and ou.process == "sdde" and ou.alpha == 0.05  # "mse"
+    assert ou.free_constants == ()
+    assert rate.metric == "excess_loss" and rate.process == "asgd"
+    assert rate.free_constants == ("C1", "C2")
     # labels 0/1 were mapped to -1/+1: 212 malignant -> -1
     assert int((spec.dataset.y == -1).sum()) == 212
 

@@ -177,6 +177,14 @@ class UserClaimCheck(Check):
         else:
             sim = simulate_asgd(s.problem, replace=bool(s.alg.replace), **common)
             traj = sim.trajectory
+        div = np.asarray(sim.diverged_from_step)
+        bad = np.flatnonzero(div >= 0)
+        if bad.size:
+            first = int(div[bad].min())
+            raise Diverged(
+                f"{c.process}: {bad.size} of {paths} paths non-finite, the earliest from step "
+                f"{first} (t = {first * s.delta:g}; eta = {s.eta:g}, b = {s.b}, l = {s.l})"
+            )
         steps = np.asarray(sim.steps)
         samples, points = [], []
         for k in ks:
