@@ -328,3 +328,13 @@ def test_run_grid_seeds_points_independently_of_the_grid():
     assert [r["estimate"] for r in small.details["grid"]] == [
         r["estimate"] for r in large.details["grid"][:2]
     ]  # adding a point does not move the others
+
+
+def test_markdown_grid_lists_failing_rows_first_even_when_truncated():
+    """A long grid keeps its failing rows in the (truncated) Markdown table."""
+    rows = [{"K": k, "estimate": 0.1, "rhs": 1.0, "holds": True} for k in range(60)]
+    rows[55] = {"K": 55, "estimate": 2.0, "rhs": 1.0, "holds": False}
+    table = report._md_table(rows)
+    assert "1 of 60 rows speak against the claim" in table[0]
+    assert table[4].startswith("| 55 |")  # message, blank, header, rule, then the failing row
+    assert table[-1].startswith("… 20 more rows")

@@ -190,11 +190,25 @@ def _markdown(report: RunReport) -> str:
     return "\n".join(out) + "\n"
 
 
-def _md_table(rows: list[dict[str, Any]], limit: int = 100) -> list[str]:
+def _row_fails(row: dict[str, Any]) -> bool:
+    """A grid row that speaks against the claim (shown first, so a truncated table keeps it)."""
+    return (
+        str(row.get("verdict", "")).upper() in ("FAIL", "DIVERGED")
+        or row.get("holds") is False
+        or row.get("holm_reject") is True
+    )
+
+
+def _md_table(rows: list[dict[str, Any]], limit: int = 40) -> list[str]:
     keys: list[str] = []
     for row in rows:
         keys += [k for k in row if k not in keys]
-    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+    n_fail = sum(_row_fails(r) for r in rows)
+    rows = sorted(rows, key=lambda r: not _row_fails(r))  # stable: failing rows first
+    lines = []
+    if n_fail:
+        lines = [f"{n_fail} of {len(rows)} rows speak against the claim (listed first).", ""]
+    lines += ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
     for row in rows[:limit]:
         cells = [fmt(row.get(k)) if not isinstance(row.get(k), str) else row[k] for k in keys]
         lines.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")
