@@ -315,3 +315,16 @@ def test_cli_check_writes_a_report_and_rejects_bad_specs(tmp_path, capsys):
     assert cli.main(["check", str(spec), "--out", str(out), "--only", "R9"]) == 2
     assert "only='R9'" in capsys.readouterr().err
     assert cli.main(["check", str(tmp_path / "missing.toml"), "--out", str(out)]) == 2
+
+
+def test_the_complete_example_of_the_docs_is_a_valid_spec(tmp_path):
+    doc = (EXAMPLES.parent.parent / "docs" / "usercheck.md").read_text()
+    block = doc.split("```toml\n", 1)[1].split("```", 1)[0]
+    data = EXAMPLES.parent / "data" / "breast_cancer.csv"
+    assert '"../data/breast_cancer.csv"' in block
+    block = block.replace('"../data/breast_cancer.csv"', json.dumps(str(data)))
+    spec = load_spec(write(tmp_path, block))
+    assert spec.dataset.d == 2 and spec.algorithm.q == (0.4, 0.3, 0.2, 0.1)
+    ou, approx = spec.claims
+    assert ou.metric == "mean_sq_dist" and ou.t == (1.0, 5.0, 25.0) and ou.paths == 400
+    assert approx.free_constants == ("C1",) and approx.heldout == ({"K": 800, "eta": 0.0125},)
