@@ -329,7 +329,7 @@ class UserThm42(Check):
         "NOT APPLICABLE above 5% (as R7)",
         "mu, L: the loss analysis's global values (labels in the report); algorithm.mu replaces mu",
         "Euler-Maruyama step 1/m0, m0 = 10 ceil(max(20, (L/mu)/h_kappa)/10) (params); the fine "
-        "solution at half the step is X",
+        "solution at half the step is X; horizon T <= 1 + max_steps/m0 (cost cap, details)",
     )
 
     def __init__(self, setting: UserSetting) -> None:
@@ -356,8 +356,9 @@ class UserThm42(Check):
         T_user = 1.0 + int(s.alg.K) * self._delta()
         return {
             "paths": min(int(s.alg.paths), 100) if quick else int(s.alg.paths),
-            "ball_paths": min(int(s.alg.paths), 200) if quick else int(s.alg.paths),
+            "ball_paths": 200 if quick else max(400, int(s.alg.paths)),
             "T": min(T_user, 6.0) if quick else min(T_user, 50.0),
+            "max_steps": 600 if quick else 40000,
             "n_t": 8 if quick else 16,
             "h_kappa": 1.0 if quick else 0.25,
             "eps_D": 0.01,
@@ -402,7 +403,7 @@ class UserThm42(Check):
         m0 = 10 * math.ceil(max(20.0, kappa / float(p["h_kappa"])) / 10)
         l_steps = round(tau * m0)
         tau_eff = l_steps / m0
-        T = float(p["T"])
+        T = min(float(p["T"]), 1.0 + int(p["max_steps"]) / m0)  # cost cap: (T - 1) m0 steps
         n_rec = max(2, int(p["n_t"]))
         K = round((T - 1) * m0)
         every = max(1, K // (4 * n_rec))
@@ -472,5 +473,7 @@ class UserThm42(Check):
                 "delta": delta,
                 "tau": tau_eff,
                 "m0": m0,
+                "T": T,
+                "ball_paths": f"{int(p['ball_paths'])} pilot + {int(p['ball_paths'])} test",
             },
         )
