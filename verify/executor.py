@@ -406,6 +406,14 @@ def worker_environment() -> dict[str, Any]:
     return env
 
 
+#: dask's nanny starts workers with ``MALLOC_TRIM_THRESHOLD_=65536``. Setting it at all turns
+#: off glibc's dynamic mmap threshold, so every NumPy temporary above 128 KiB is mmap-ed and
+#: page-faulted afresh: measured here, a user-loss check task took 9.6 s instead of 2.5 s in
+#: the same process with and without the variable. Our local clusters drop it (config value
+#: `None` unsets it); attached workers are warned about (docs/cluster.md says how to drop it).
+_MALLOC_KEY = "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_"
+
+
 def _probe_worker() -> dict[str, Any]:
     """Sent to every worker *by value*; imports our package there, so a worker without it says
     so instead of failing later inside a check."""
@@ -413,7 +421,9 @@ def _probe_worker() -> dict[str, Any]:
         from verify.executor import worker_environment as env
     except Exception as exc:  # reported to the user with the fix
         return {"error": f"{type(exc).__name__}: {exc}"}
-    return env()
+    import os as _os
+
+    return {**env(), "malloc_trim": _os.environ.get("MALLOC_TRIM_THRESHOLD_")}
 
 
 class DaskExecutor(_Base):
@@ -494,14 +504,17 @@ class DaskExecutor(_Base):
                     self.client.close()
                     raise
         else:
-            self.cluster = LocalCluster(
-                n_workers=self.workers,
-                threads_per_worker=1,
-                processes=True,
-                host="127.0.0.1",
-                dashboard_address=None,
-                **(cluster_kwargs or {}),
-            )
+            import dask
+
+            with dask.config.set({_MALLOC_KEY: None}):  # see `_MALLOC_KEY`
+                self.cluster = LocalCluster(
+                    n_workers=self.workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    host="127.0.0.1",
+                    dashboard_address=None,
+                    **(cluster_kwargs or {}),
+                )
             self.client = Client(self.cluster)
 
     def _check_worker_environments(self) -> None:
@@ -513,7 +526,8 @@ class DaskExecutor(_Base):
         finally:
             cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
         mine = worker_environment()
-        simd = []
+        simd: list[str] = []
+        slow: list[str] = []
         for address, env in sorted(envs.items()):
             if "error" in env:
                 raise ExecutorInputError(
@@ -523,6 +537,8 @@ class DaskExecutor(_Base):
                     "pip install '.[dask]' (this repository) on every worker host, in the "
                     "environment `dask worker` runs in",
                 )
+            if env.get("malloc_trim") is not None:
+                slow.append(address)
             diff = {
                 k: (mine[k], env.get(k))
                 for k in mine
@@ -539,6 +555,16 @@ class DaskExecutor(_Base):
                 )
             if env.get("numpy_simd") != mine["numpy_simd"]:
                 simd.append(f"{address}: {env.get('numpy_simd')}")
+        if slow:
+            warnings.warn(
+                f"dask workers {', '.join(slow)} run with MALLOC_TRIM_THRESHOLD_ set (dask's "
+                "default), which makes NumPy-heavy checks several times slower. Fix: start "
+                "`dask worker` with a dask config file (DASK_CONFIG) setting "
+                "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_: null "
+                "(see docs/cluster.md)",
+                RuntimeWarning,
+                stacklevel=3,
+            )
         if simd:
             warnings.warn(
                 f"dask workers dispatch NumPy to other SIMD targets than this client "
