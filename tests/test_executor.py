@@ -221,6 +221,10 @@ def test_dask_attach_by_address(dask_executor, monkeypatch):
         DaskExecutor(scheduler=address)
 
 
+def _worker_env(key: str) -> str | None:
+    return os.environ.get(key)  # run in the worker (`os.environ.get` itself would pickle ours)
+
+
 def _probe_with_malloc_trim() -> dict:
     return {**executor_module.worker_environment(), "malloc_trim": "65536"}
 
@@ -228,9 +232,9 @@ def _probe_with_malloc_trim() -> dict:
 def test_dask_workers_without_malloc_trim_threshold(dask_executor, monkeypatch):
     """Our LocalCluster drops dask's MALLOC_TRIM_THRESHOLD_ (NumPy temporaries would be
     mmap-ed afresh each time) but keeps one BLAS thread; attached workers that have it warn."""
-    env = dask_executor.client.run(os.environ.get, "MALLOC_TRIM_THRESHOLD_")
+    env = dask_executor.client.run(_worker_env, "MALLOC_TRIM_THRESHOLD_")
     assert list(env.values()) == [None, None]
-    blas = dask_executor.client.run(os.environ.get, "OPENBLAS_NUM_THREADS")
+    blas = dask_executor.client.run(_worker_env, "OPENBLAS_NUM_THREADS")
     assert list(blas.values()) == ["1", "1"]
     monkeypatch.setattr(executor_module, "_probe_worker", _probe_with_malloc_trim)
     with pytest.warns(RuntimeWarning, match="MALLOC_TRIM_THRESHOLD_"):
