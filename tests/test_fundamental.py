@@ -161,3 +161,20 @@ def test_float_method_of_steps_long_horizon():
             # relative to max|Γ| on [0, t]: 1e-16 e^{|λ|τ} per piece, decaying propagation
             scale = max(abs(ref), 1.0)
             assert abs(val - ref) < 1e-11 * scale
+
+
+def test_symbolic_method_of_steps_matches_series_and_numeric_gamma():
+    """The SymPy method of steps (integration piece by piece) equals the scalar series and, at
+    a numeric point, gamma_scalar."""
+    import sympy as sp
+
+    from theory.fundamental import gamma_scalar, latex_section, method_of_steps_symbolic
+
+    lam, tau, t = sp.symbols("lambda tau t", positive=True)
+    pieces = method_of_steps_symbolic(5)
+    for k, piece in enumerate(pieces):
+        series = sum((-lam) ** j * (t - j * tau) ** j / sp.factorial(j) for j in range(k + 1))
+        assert sp.expand(piece - series) == 0
+    value = pieces[4].subs({lam: sp.Rational(3, 2), tau: sp.Rational(1, 3), t: sp.Rational(3, 2)})
+    assert abs(float(value) - float(gamma_scalar(1.5, 1 / 3, 1.5))) < 1e-14
+    assert "equals the series" in latex_section()

@@ -22,6 +22,7 @@ import numpy as np
 import sympy as sp
 
 from theory import energy as E
+from theory import fundamental
 from theory.constants import thm32_lines, thm34_lines, thm41_constants, thm42_bound
 from theory.errors import InputError
 from theory.ito import LATEX_NAMES, SDDE, ito_differential, state_symbols
@@ -39,13 +40,6 @@ __all__ = [
     "split_sum",
     "write_document",
 ]
-
-# TODO (section owned by another theory module; include it once it exists):
-#   - theory.fundamental: a ``latex_section`` for Γ (R6). Γ enters the document through
-#     c_lambda in the Theorem 4.1 constants section meanwhile.
-PENDING_SECTIONS: tuple[tuple[str, str], ...] = (
-    ("theory.fundamental", "Fundamental solution $\\Gamma$ (R6, Theorem 4.1)"),
-)
 
 # The worked example of :func:`section_worked_example`: the paper's Section 5 problem.
 EXAMPLE = {
@@ -434,15 +428,8 @@ def section_worked_example() -> str:
         "on the paths, chosen to contain $\\xi$ and $x^*$).\n\n"
     )
     parts = [ou, roots, thm41, thm32, thm34, thm42]
-    return intro + "\n".join(p.latex_section() for p in parts) + "\n"
-
-
-def section_pending() -> str:
-    """Clearly marked list of sections still to be provided by other modules."""
-    return "\\section{Sections from other theory modules (TODO)}\n" + _itemize(
-        f"TODO: {title}.\\\\ Not yet available: \\texttt{{{escape(mod)}.latex\\_section()}}."
-        for mod, title in PENDING_SECTIONS
-    )
+    gamma_section = fundamental.latex_section(float(A_tilde[0, 0]), tau)
+    return intro + gamma_section + "\n".join(p.latex_section() for p in parts) + "\n"
 
 
 def build_document() -> str:
@@ -471,7 +458,6 @@ def build_document() -> str:
         section_r7(),
         section_r8(),
         section_worked_example(),
-        section_pending(),
     ]
     return preamble + "".join(body) + "\\end{document}\n"
 
