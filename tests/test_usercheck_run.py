@@ -328,3 +328,18 @@ def test_the_complete_example_of_the_docs_is_a_valid_spec(tmp_path):
     ou, approx = spec.claims
     assert ou.metric == "mean_sq_dist" and ou.t == (1.0, 5.0, 25.0) and ou.paths == 400
     assert approx.free_constants == ("C1",) and approx.heldout == ({"K": 800, "eta": 0.0125},)
+
+
+def test_undefined_rhs_and_unaffordable_step_conditions_are_inconclusive_not_crashes(tmp_path):
+    # 1/(t - 1) is complex infinity at t = 1: the claim says so instead of raising
+    claims = '\n[[claims]]\nmetric = "mse"\nprocess = "asgd"\nrhs = "1/(t - 1)"\nt = [0.5, 1.0]\n'
+    report = run_spec(ls_spec(tmp_path, claims, paths=20), out=None)
+    (res,) = report.results
+    assert res.verdict is Verdict.INCONCLUSIVE and not res.error
+    assert "not a finite real number at t = 1" in res.message
+    # L = 2e10 (a ridge of 1e10): eta = 1/K <= 1/L needs K ~ 2^35; the quick budget says so
+    text = LS_SPEC.format(eta=0.1, delay="none", l=0, K=5, paths=20, run='["U-approx"]')
+    text = text.replace('"(dot(a, x) - b)**2/2"', '"(dot(a, x) - b)**2/2 + 1e10*norm2(x)"')
+    (res,) = run_spec(write(tmp_path, text, "stiff.toml"), out=None).results
+    assert res.verdict is Verdict.INCONCLUSIVE and not res.error
+    assert "beyond this profile's budget" in res.message

@@ -38,7 +38,7 @@ from numerics.delays import ConstantDelay
 from numerics.linear_sdde import linear_sdde_moments
 from numerics.problems import sqrt_psd
 from numerics.sdde import simulate_sdde
-from theory.constants import c_lambda, thm41_constants, thm42_bound
+from theory.constants import ConstantsInputError, c_lambda, thm41_constants, thm42_bound
 from verify.checks.base import Check, Diverged
 from verify.checks.r2_thm32 import Thm32AsStated
 from verify.checks.r3_cor33 import Cor33AsStated
@@ -101,6 +101,20 @@ class _ApproxMixin:
             return [h]
         return super().hypotheses(ctx)  # type: ignore[misc]
 
+    def run(self, ctx: RunContext) -> CheckResult:
+        K0 = int(ctx.params["calibration"][0][0])
+        if K0 > int(ctx.params["max_K0"]):
+            need = float(self.setting.analysis.L.value) * STEP_FACTOR[self.kind](self.setting.l)
+            return self.make_result(
+                ctx,
+                Verdict.INCONCLUSIVE,
+                "rate",
+                message=f"the step condition with eta = 1/K needs K >= {need:.4g} "
+                f"(K0 = {K0}), beyond this profile's budget (K0 <= {ctx.params['max_K0']}); "
+                "rescale the loss or use --profile full",
+            )
+        return super().run(ctx)  # type: ignore[misc]
+
     def params_for(self, profile: str) -> dict[str, Any]:
         s = self.setting
         L = float(s.analysis.L.value)
@@ -119,6 +133,7 @@ class _ApproxMixin:
             "sigma_at": "x_star",
             "w1": not quick,
             "em_bias": False,
+            "max_K0": 256 if quick else 4096,
         }
 
 
@@ -259,7 +274,15 @@ class UserThm41Local(Check):
         eps = eta * tau**2
         xi_tilde = float(np.linalg.norm(s.x0 - a.x_star))
         sigma_sq = s.sigma2 / s.b
-        cl = c_lambda(a.A_tilde, tau, lam, V=V)
+        try:
+            cl = c_lambda(a.A_tilde, tau, lam, V=V)
+        except ConstantsInputError as exc:  # e.g. |V| so small that no finite horizon is proved
+            return self.make_result(
+                ctx,
+                Verdict.INCONCLUSIVE,
+                "monte-carlo",
+                message=f"c_lambda not computable at lambda = {lam:.4g} (V = {V:.4g}): {exc}",
+            )
         const = thm41_constants(a.A_tilde, tau, lam, eps, xi_tilde, sigma_sq, c_lam=cl)
         K = int(p["K"])
         every, ks = _record(K, int(p["n_t"]))
@@ -426,6 +449,15 @@ class UserThm42(Check):
         tau_eff = l_steps / m0
         T = min(float(p["T"]), 1.0 + int(p["max_steps"]) / m0)  # cost cap: (T - 1) m0 steps
         n_rec = max(2, int(p["n_t"]))
+        if round((T - 1) * m0) < 4 * n_rec:
+            return self.make_result(
+                ctx,
+                Verdict.INCONCLUSIVE,
+                "monte-carlo",
+                message=f"L/mu = {kappa:.4g} needs {m0} Euler-Maruyama steps per unit time: too "
+                f"few time points within this profile's budget ({p['max_steps']} steps); "
+                "use --profile full",
+            )
         K = round((T - 1) * m0)
         every = max(1, K // (4 * n_rec))
         x0, x_star = s.x0, a.x_star

@@ -58,9 +58,16 @@ MAX_RECORD_FLOATS = 40_000_000
 
 
 def evaluate_rhs(expr: sympy.Expr, values: Mapping[str, float]) -> float:
-    """The rhs at one grid point (every free symbol must have a value)."""
+    """The rhs at one grid point (every free symbol must have a value); NaN when it is not a
+    real number there (e.g. ``1/(t - 1)`` at ``t = 1``, ``log`` of a negative number)."""
     subs = {s: values[s.name] for s in expr.free_symbols}
-    return float(sympy.N(expr.xreplace({s: sympy.Float(v, 30) for s, v in subs.items()})))
+    val = sympy.N(expr.xreplace({s: sympy.Float(v, 30) for s, v in subs.items()}))
+    if val.is_extended_real is not True:
+        return math.nan
+    try:
+        return float(val)
+    except (TypeError, ValueError):
+        return math.nan
 
 
 class UserClaimCheck(Check):
@@ -275,6 +282,17 @@ class UserClaimCheck(Check):
             for q in points:
                 q["rhs_value"] = evaluate_rhs(c.rhs_expr, self._values(q))
             rhs = [float(p["rhs_scale"]) * q.pop("rhs_value") for q in points]
+            bad = [q for q, r in zip(points, rhs) if not math.isfinite(r)]
+            if bad:
+                return self.make_result(
+                    ctx,
+                    Verdict.INCONCLUSIVE,
+                    "monte-carlo",
+                    message=f"the rhs {c.rhs!r} is not a finite real number at "
+                    + ", ".join(f"t = {q['t']:g}" for q in bad)
+                    + "; drop those grid points (claim t / grid) or fix the rhs",
+                    details=details,
+                )
             return self.from_grid(ctx, samples, rhs, points=points, details=details)
         return self._rate(ctx, paths, approx, details)
 

@@ -144,14 +144,14 @@ def applicability(setting: UserSetting) -> list[dict[str, Any]]:
     else:
         f = STEP_FACTOR[kind](s.l)
         g = s.eta * L * f
-        largest = 1.0 / (L * f)
+        largest = 1.0 / (L * f) if L > 0 else math.inf
         cond = _STEP_TEXT[kind]
         ok = g <= 1.0
         reason = (
             f"{cond.split(' <=')[0]} = {g:.4g} at your eta = {s.eta:g} "
             + ("holds" if ok else f"> 1: violated; largest admissible eta = {largest:.6g}")
             + f" (L {a.L.kind}). The check uses the theorem's eta = 1/K with K >= "
-            f"{1 / largest:.4g}."
+            f"{L * f:.4g}."
         )
         if s.alg.schedule != "1":
             reason += f" The theorem has u_k = 1 (your schedule {s.alg.schedule!r} is not used)."
