@@ -343,3 +343,21 @@ def test_undefined_rhs_and_unaffordable_step_conditions_are_inconclusive_not_cra
     (res,) = run_spec(write(tmp_path, text, "stiff.toml"), out=None).results
     assert res.verdict is Verdict.INCONCLUSIVE and not res.error
     assert "beyond this profile's budget" in res.message
+
+
+@pytest.mark.parametrize(
+    ("expression", "fragment"),
+    [("-norm2(x)", "saddle or a maximum"), ("dot(a, x)", "may have no minimiser")],
+)
+def test_losses_without_a_minimiser_make_x_star_results_not_applicable(
+    tmp_path, expression, fragment
+):
+    # -||x||^2 has only a maximum (Hessian -2I); a^T x averaged is linear, unbounded below
+    claims = '\n[[claims]]\nmetric = "mse"\nprocess = "asgd"\nrhs = "1"\n'
+    text = LS_SPEC.format(eta=0.1, delay="constant", l=1, K=5, paths=20, run='["all"]')
+    text = text.replace('"(dot(a, x) - b)**2/2"', json.dumps(expression)) + claims
+    s = build_setting(load_spec(write(tmp_path, text)))
+    rows = {r["check"]: r for r in applicability(s)}
+    for cid in ("U-thm41-local", "U-thm42", "U-claim-1"):
+        assert rows[cid]["applicable"] == "no" and rows[cid]["failed"] == "x* exists"
+        assert fragment in rows[cid]["reason"]

@@ -240,6 +240,7 @@ class UserThm41Local(Check):
                 a.smooth and a.A_tilde is not None,
                 "smooth loss" if a.smooth else "non-smooth loss: no Hessian",
             ),
+            s.minimiser_hypothesis(),
             Hypothesis(
                 "constant step (Eq. (7): u_k = 1)",
                 s.alg.schedule == "1",
@@ -417,7 +418,7 @@ class UserThm42(Check):
     def hypotheses(self, ctx: RunContext) -> list[Hypothesis]:
         s = self.setting
         a = s.analysis
-        h = [_L_hypothesis(s)]
+        h = [_L_hypothesis(s), s.minimiser_hypothesis()]
         conv = a.convexity
         h.append(
             Hypothesis(

@@ -126,6 +126,8 @@ class UserClaimCheck(Check):
                 else "yes",
             )
         ]
+        if self.spec.metric != "approx_error":
+            out.append(self.setting.minimiser_hypothesis())
         if self.spec.metric == "approx_error" and self.spec.coupling == "quantile":
             out.append(
                 Hypothesis(

@@ -167,8 +167,11 @@ def applicability(setting: UserSetting) -> list[dict[str, Any]]:
 
     # Thm 4.1, local
     fail, reason = "", ""
+    has_min, min_detail = s.minimiser
     if not a.smooth or a.A_tilde is None:
         fail, reason = "F twice differentiable", "non-smooth loss: no Hessian at x*"
+    elif not has_min:
+        fail, reason = "x* exists", min_detail
     elif s.alg.schedule != "1":
         fail, reason = "u_k = 1 (Eq. (7))", f"schedule = {s.alg.schedule!r}"
     elif s.tau <= 0:
@@ -209,6 +212,8 @@ def applicability(setting: UserSetting) -> list[dict[str, Any]]:
     conv = a.convexity
     if not smooth_L:
         fail, reason = "F L-smooth", "non-smooth loss: no finite L"
+    elif not has_min:
+        fail, reason = "x* exists", min_detail
     elif conv.convex is False:
         fail, reason = "F strongly convex", f"F is not convex ({conv.status}: {conv.detail})"
     elif not mu > 0:
@@ -236,13 +241,20 @@ def applicability(setting: UserSetting) -> list[dict[str, Any]]:
         names = {x.name for x in c.rhs_expr.free_symbols} - set(c.free_constants)
         missing = sorted(n for n in names if not math.isfinite(vals.get(n, 0.0)))
         kind_txt = "rate check (free constants)" if c.free_constants else "fixed bound"
+        failed, why = "", kind_txt
+        if missing:
+            failed, why = "rhs symbols available", f"unavailable: {', '.join(missing)}"
+        elif c.metric != "approx_error" and not has_min:
+            failed, why = "x* exists", min_detail
+        elif c.metric == "approx_error" and c.coupling == "quantile" and not s.alg.replace:
+            failed, why = "with replacement", "the quantile coupling needs replace = true"
         rows.append(
             dict(
                 result=f"claim: {c.name}",
                 check=f"U-claim-{i + 1}",
-                applicable="no" if missing else "yes",
-                failed="rhs symbols available" if missing else "",
-                reason=(f"unavailable: {', '.join(missing)}" if missing else kind_txt),
+                applicable="no" if failed else "yes",
+                failed=failed,
+                reason=why,
             )
         )
     return rows

@@ -157,6 +157,37 @@ class UserSetting:
         return float(self.analysis.D)
 
     @cached_property
+    def minimiser(self) -> tuple[bool, str]:
+        r"""Whether $\hat x$ is a (local) minimiser: $\|\nabla F(\hat x)\| \le 10^{-6}
+        \max(1, \|\nabla F(x_0)\|)$ and $\nabla^2F(\hat x) \succeq 0$ (smooth losses; for
+        non-smooth ones only the subgradient iteration's output is available, not checked)."""
+        a = self.analysis
+        if not a.smooth:
+            return True, "non-smooth loss: x_hat from averaged subgradient steps (not checked)"
+        scale = max(1.0, float(np.linalg.norm(self.problem.grad(self.x0))))
+        if not (a.grad_norm <= 1e-6 * scale):
+            return False, (
+                f"||grad F(x_hat)|| = {a.grad_norm:.3g} is not ~0 (scale {scale:.3g}): "
+                "F may have no minimiser (unbounded below or minimum at infinity)"
+            )
+        ev = np.linalg.eigvalsh(a.A_tilde)
+        if ev[0] < -1e-9 * max(1.0, float(np.abs(ev).max())):
+            return (
+                False,
+                f"Hess F(x_hat) has the eigenvalue {ev[0]:.4g} < 0: x_hat is a saddle or a maximum, not a minimiser",
+            )
+        return True, (
+            f"||grad F(x_hat)|| = {a.grad_norm:.3g}, lambda_min(Hess F(x_hat)) = {ev[0]:.4g} >= 0"
+        )
+
+    def minimiser_hypothesis(self) -> Any:
+        """The :attr:`minimiser` check as a :class:`~verify.verdict.Hypothesis`."""
+        from verify.verdict import Hypothesis
+
+        holds, detail = self.minimiser
+        return Hypothesis("x* exists (x_hat is a local minimiser of F)", holds, detail)
+
+    @cached_property
     def F_star(self) -> float:
         return float(self.problem.F(self.analysis.x_star))
 
