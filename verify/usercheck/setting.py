@@ -174,7 +174,8 @@ class UserSetting:
         if ev[0] < -1e-9 * max(1.0, float(np.abs(ev).max())):
             return (
                 False,
-                f"Hess F(x_hat) has the eigenvalue {ev[0]:.4g} < 0: x_hat is a saddle or a maximum, not a minimiser",
+                f"Hess F(x_hat) has the eigenvalue {ev[0]:.4g} < 0: "
+                "x_hat is a saddle or a maximum, not a minimiser",
             )
         return True, (
             f"||grad F(x_hat)|| = {a.grad_norm:.3g}, lambda_min(Hess F(x_hat)) = {ev[0]:.4g} >= 0"
