@@ -214,7 +214,7 @@ class UserThm41Local(Check):
         "SDDE (6) with delta = eta, u_k = 1 (Eq. (7)), constant delay theta = tau = l eta; "
         "sigma at x* (SPEC §1); xi = x0 constant; lambda = -V/2; eps = eta tau^2",
         "c_lambda = sup_t ||Gamma(t)|| e^{lambda t} (SPEC §1), theory.constants.c_lambda",
-        "X(t) by Euler-Maruyama with 2 substeps per delta (fine solution)",
+        "X(t) by Euler-Maruyama with m = max(2, ceil(2 eta L)) substeps per delta (fine solution)",
     )
 
     def __init__(self, setting: UserSetting) -> None:
@@ -297,7 +297,7 @@ class UserThm41Local(Check):
             delay=ConstantDelay(s.l),
             b=s.b,
             sigma_at="x_star",
-            substeps=2,
+            substeps=s.substeps("1"),
             record_every=every,
             map_fn=ctx.map,
         )

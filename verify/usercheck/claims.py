@@ -18,8 +18,9 @@ side in the named symbols (:data:`~verify.usercheck.spec.CLAIM_NAMES`).
   $C_i$ (checked when the spec is loaded).
 
 Simulation conventions (SPEC §1): $\sigma$ at $x^*$; the SDDE by Euler–Maruyama with step
-$\delta$ and a fine solution with 2 substeps on the same Brownian path, which is used as
-$X$; $\xi \equiv x_0$; footnote-2 cap of the delays. ``approx_error`` uses
+$\delta$ and a fine solution with $m = \max(2, \lceil 2\eta u_{\max}L\rceil)$ substeps on the
+same Brownian path, which is used as $X$ (:meth:`UserSetting.substeps`); $\xi \equiv x_0$;
+footnote-2 cap of the delays. ``approx_error`` uses
 :func:`numerics.coupling.simulate_coupled` with 4 substeps: ``quantile`` (b) and
 ``independent`` (c) compare $X(t_K)$ with ASGD's $x_K$; ``brownian`` (a) compares $X(t_K)$
 with its own Euler–Maruyama scheme $\tilde x_K$.
@@ -80,6 +81,7 @@ class UserClaimCheck(Check):
         self.spec = claim
         self.index = index
         self.id = f"U-claim-{index + 1}"  # type: ignore[misc]
+        self._notes: list[str] = []
         self.method = "rate" if claim.free_constants else "monte-carlo"  # type: ignore[misc]
 
     @property
@@ -99,8 +101,9 @@ class UserClaimCheck(Check):
     @property
     def conventions(self) -> list[str]:  # type: ignore[override]
         return [
-            "sigma at x* (SPEC §1); SDDE X = Euler-Maruyama fine solution (2 substeps per "
-            "delta) on the scheme's Brownian path; xi = x0 constant; delays capped for k < l",
+            "sigma at x* (SPEC §1); SDDE X = Euler-Maruyama fine solution (max(2, ceil(2 eta "
+            "u_max L)) substeps per delta) on the scheme's Brownian path; xi = x0 constant; "
+            "delays capped for k < l",
             "delta = algorithm.delta or eta; t = k delta; H = tr Sigma(x*)/b + 2 mu L D^2",
             "approx_error: numerics.coupling.simulate_coupled, 4 substeps, x0 = algorithm.x0",
         ]
@@ -181,14 +184,21 @@ class UserClaimCheck(Check):
             map_fn=ctx.map,
         )
         if c.process == "sdde":
-            sim = simulate_sdde(s.problem, sigma_at="x_star", substeps=2, **common)
+            m = s.substeps()
+            sim = simulate_sdde(s.problem, sigma_at="x_star", substeps=m, **common)
             traj = sim.fine_trajectory
+            self._notes.append(f"SDDE: {m} fine substeps per delta (fine step x drift <= 1/2)")
         else:
             sim = simulate_asgd(s.problem, replace=bool(s.alg.replace), **common)
             traj = sim.trajectory
         div = np.asarray(sim.diverged_from_step)
         bad = np.flatnonzero(div >= 0)
-        if bad.size:
+        if bad.size and c.process == "sdde":  # the coarse scheme may blow up while X does not
+            self._notes.append(
+                f"{bad.size} of {paths} paths flagged non-finite (coarse EM scheme or X); "
+                "only X at the grid times is used and checked"
+            )
+        elif bad.size:
             first = int(div[bad].min())
             raise Diverged(
                 f"{c.process}: {bad.size} of {paths} paths non-finite, the earliest from step "
@@ -266,6 +276,7 @@ class UserClaimCheck(Check):
     # ------------------------------------------------------------------ run
     def run(self, ctx: RunContext) -> CheckResult:
         c, p = self.spec, ctx.params
+        self._notes = []  # filled by the simulations, shown in details
         paths = int(p["paths"])
         approx = c.metric == "approx_error"
         details: dict[str, Any] = {
@@ -275,6 +286,7 @@ class UserClaimCheck(Check):
             "rhs": c.rhs,
             "rhs_parsed": str(c.rhs_expr),
             "symbols": self.setting.symbols(),
+            "simulation_notes": self._notes,
         }
         if not c.free_constants:
             if approx:

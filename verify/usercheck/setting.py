@@ -156,6 +156,21 @@ class UserSetting:
     def D(self) -> float:
         return float(self.analysis.D)
 
+    def substeps(self, schedule: str | None = None, eta: float | None = None) -> int:
+        r"""Fine Euler–Maruyama substeps $m$ per $\delta$ so that the fine step times the
+        largest drift rate is $\le 1/2$: $m \ge 2\eta u_{\max}L$ ($u_{\max} = 1$, or $1/\mu$
+        for ``1/(mu k)``), at least 2, at most 64 (2 when $L$ is unavailable)."""
+        L = float(self.analysis.L.value)
+        if not math.isfinite(L) or L <= 0:
+            return 2
+        sched = self.alg.schedule if schedule is None else schedule
+        eta = self.eta if eta is None else eta
+        u_max = 1.0
+        if sched == "1/(mu k)":
+            mu = self.mu_schedule
+            u_max = 1.0 / mu if mu else 1.0
+        return int(min(64, max(2, math.ceil(2 * eta * u_max * L))))
+
     @cached_property
     def minimiser(self) -> tuple[bool, str]:
         r"""Whether $\hat x$ is a (local) minimiser: $\|\nabla F(\hat x)\| \le 10^{-6}
