@@ -25,6 +25,8 @@ from pathlib import Path
 import mpmath
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from numerics.delays import NoDelay
 from numerics.moments import asgd_moments_for
@@ -361,3 +363,59 @@ def test_losses_without_a_minimiser_make_x_star_results_not_applicable(
     for cid in ("U-thm41-local", "U-thm42", "U-claim-1"):
         assert rows[cid]["applicable"] == "no" and rows[cid]["failed"] == "x* exists"
         assert fragment in rows[cid]["reason"]
+
+
+def test_brownian_coupling_claim_against_the_exact_em_error(tmp_path):
+    # Reference: the exact joint Gaussian law of the fine SDDE solution X_m (m = 4 substeps)
+    # and its Euler-Maruyama scheme on the same Brownian path (coupling (a)), least squares,
+    # sigma at x*, x0 = x* + 1 (verify.checks._approx.em_error_exact): a bracket [lo, hi] of
+    # E||X_m(t_K) - x~_K||. rhs = 1.25 hi must PASS, rhs = 0.75 lo must FAIL (95% bounds,
+    # 2000 paths: relative standard error ~1.5%, both margins > 15 standard errors).
+    from verify.checks._approx import em_error_exact
+
+    spec0 = load_spec(ls_spec(tmp_path))
+    prob = LeastSquares(spec0.dataset.A, spec0.dataset.y)
+    x0 = prob.x_star + 1.0
+    K = 16
+    lo, hi = em_error_exact(prob, kind="none", K=K, l=0, b=1, substeps=4)
+    claims = ""
+    for name, v in (("true", 1.25 * hi), ("falsified", 0.75 * lo)):
+        claims += (
+            f'\n[[claims]]\nname = "{name}"\nmetric = "approx_error"\ncoupling = "brownian"\n'
+            f'rhs = "{float(v)!r}"\ngrid = [{{ K = {K}, eta = {1 / K!r} }}]\n'
+        )
+    text = LS_SPEC.format(eta=0.1, delay="none", l=0, K=K, paths=2000, run='["claims"]')
+    text = text.replace("x0 = [3.0, -3.0]", f"x0 = [{float(x0[0])!r}, {float(x0[1])!r}]") + claims
+    true, falsified = run_spec(write(tmp_path, text, "em.toml"), out=None, profile="full").results
+    assert true.verdict is Verdict.PASS, true.message
+    assert falsified.verdict is Verdict.FAIL, falsified.message
+
+
+PHI = ["1/t", "sqrt(eta)", "exp(-mu*t)", "log(1 + t)/t", "L*D**2/(k + 1)", "1"]
+
+
+@given(
+    terms=st.lists(st.sampled_from(PHI), min_size=1, max_size=4),
+    breaker=st.sampled_from(["", "C1*C2", "exp(C1)", "t", "C1**2", "sqrt(C2)"]),
+)
+@settings(max_examples=40, deadline=None)
+def test_linearity_in_free_constants_property(terms, breaker):
+    # sum_i C_i phi_i is accepted; adding a term that is nonlinear in the C's or free of them
+    # is rejected with the field and a fix (the reference: the form's definition, SPEC §2)
+    from verify.usercheck.spec import parse_spec
+
+    rhs = " + ".join(f"C{i + 1}*({phi})" for i, phi in enumerate(terms))
+    if breaker:
+        rhs += f" + {breaker}"
+    raw = {
+        "loss": {"expression": "(dot(a, x) - b)**2/2"},
+        "data": {"kind": "linear", "n": 20, "d": 2, "seed": 1},
+        "claims": [{"metric": "mse", "rhs": rhs}],
+    }
+    if breaker:
+        with pytest.raises(InputError) as info:
+            parse_spec(raw)
+        assert info.value.parameter == "claims[0].rhs" and "C1*phi1 + C2*phi2" in str(info.value)
+    else:
+        (claim,) = parse_spec(raw).claims
+        assert claim.free_constants == tuple(f"C{i + 1}" for i in range(len(terms)))
