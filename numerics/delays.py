@@ -27,6 +27,7 @@ __all__ = [
     "DelayModel",
     "NoDelay",
     "RandomDelay",
+    "SequenceDelay",
     "cap_delays",
     "check_delay_bound",
 ]
@@ -213,3 +214,43 @@ class CyclicDelay(DelayModel):
 def cap_delays(l_k: np.ndarray, j: np.ndarray | int) -> np.ndarray:
     """Footnote-2 cap: `min(l_k, j)` where `j = k - k0` is the number of past iterates."""
     return np.minimum(l_k, j)
+
+
+class SequenceDelay(DelayModel):
+    r"""A given delay sequence $l_{k_0}, l_{k_0+1}, \dots$ shared by all paths (deterministic).
+
+    Used to feed one realisation of a random delay law (or the Section 5 warm-up) to several
+    simulators so that they see the same $l_k$.
+    """
+
+    name = "sequence"
+
+    def __init__(self, delays: Any, k0: int = 0) -> None:
+        arr = np.asarray(delays, dtype=np.int64).reshape(-1)
+        if arr.size == 0 or np.any(arr < 0):
+            raise DelayError(
+                "delays", delays, "must be a non-empty sequence of integers >= 0", "fix delays"
+            )
+        self.seq = arr
+        self.k0 = int(k0)
+        self.l = int(arr.max())
+
+    def _at(self, k: Any) -> np.ndarray:
+        return self.seq[np.clip(np.asarray(k) - self.k0, 0, self.seq.size - 1)]
+
+    def draw(self, k: int, paths: int, rng: np.random.Generator | None) -> np.ndarray:
+        return np.full(paths, int(self._at(k)), dtype=np.int64)
+
+    def draw_block(
+        self, k_start: int, steps: int, paths: int, rng: np.random.Generator | None
+    ) -> np.ndarray:
+        ks = self._at(np.arange(k_start, k_start + steps))
+        return np.repeat(ks[:, None], paths, axis=1).astype(np.int64)
+
+    def probabilities(self, k: int) -> np.ndarray:
+        p = np.zeros(self.l + 1)
+        p[int(self._at(k))] = 1.0
+        return p
+
+    def __repr__(self) -> str:
+        return f"SequenceDelay(l={self.l}, n={self.seq.size})"

@@ -13,8 +13,9 @@ import math
 import numpy as np
 import pytest
 
+from numerics.delays import SequenceDelay
 from verify.checks import load_checks
-from verify.checks.r1_scheme import R1AsApplied, R1AsStated, SequenceDelay
+from verify.checks.r1_scheme import R1AsApplied, R1AsStated
 from verify.checks.r5_ou import R5AsApplied, R5AsStated, R5BoundFrobenius, R5BoundSpectral
 from verify.checks.r9_section5 import Fig1aASGDvsSDDE, Fig1bSGDvsSDE
 from verify.context import RunContext

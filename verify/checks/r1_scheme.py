@@ -50,7 +50,7 @@ import numpy as np
 import sympy as sp
 
 from numerics.asgd import simulate_asgd
-from numerics.delays import ConstantDelay, CyclicDelay, DelayModel, NoDelay
+from numerics.delays import ConstantDelay, CyclicDelay, DelayModel, NoDelay, SequenceDelay
 from numerics.problems import LeastSquares, Quadratic, sqrt_psd
 from numerics.rng import chunks
 from numerics.schedules import Constant, InverseK, InverseMuK, InverseSqrtK, Schedule
@@ -63,46 +63,6 @@ from verify.verdict import CheckResult, Hypothesis
 __all__ = ["R1AsApplied", "R1AsStated", "SequenceDelay"]
 
 EPS = float(np.finfo(float).eps)
-
-
-class SequenceDelay(DelayModel):
-    r"""A given delay sequence $l_{k_0}, l_{k_0+1}, \dots$ shared by all paths (deterministic).
-
-    Used to feed one realisation of a random delay law (or the Section 5 warm-up) to several
-    simulators so that they see the same $l_k$.
-    """
-
-    name = "sequence"
-
-    def __init__(self, delays: Any, k0: int = 0) -> None:
-        arr = np.asarray(delays, dtype=np.int64).reshape(-1)
-        if arr.size == 0 or np.any(arr < 0):
-            from numerics.errors import DelayError
-
-            raise DelayError(
-                "delays", delays, "must be a non-empty sequence of integers >= 0", "fix delays"
-            )
-        self.seq = arr
-        self.k0 = int(k0)
-        self.l = int(arr.max())
-
-    def _at(self, k: Any) -> np.ndarray:
-        return self.seq[np.clip(np.asarray(k) - self.k0, 0, self.seq.size - 1)]
-
-    def draw(self, k: int, paths: int, rng: Any) -> np.ndarray:
-        return np.full(paths, int(self._at(k)), dtype=np.int64)
-
-    def draw_block(self, k_start: int, steps: int, paths: int, rng: Any) -> np.ndarray:
-        ks = self._at(np.arange(k_start, k_start + steps))
-        return np.repeat(ks[:, None], paths, axis=1).astype(np.int64)
-
-    def probabilities(self, k: int) -> np.ndarray:
-        p = np.zeros(self.l + 1)
-        p[int(self._at(k))] = 1.0
-        return p
-
-    def __repr__(self) -> str:
-        return f"SequenceDelay(l={self.l}, n={self.seq.size})"
 
 
 # ---------------------------------------------------------------------------------- level 1

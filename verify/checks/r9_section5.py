@@ -50,7 +50,7 @@ from typing import Any
 import numpy as np
 
 from numerics.asgd import simulate_asgd
-from numerics.delays import ConstantDelay, NoDelay
+from numerics.delays import ConstantDelay, NoDelay, SequenceDelay
 from numerics.linear_sdde import (
     delayed_gd_stability_threshold,
     kuchler_mensch_variance,
@@ -61,7 +61,6 @@ from numerics.problems import TwoPoint
 from numerics.sdde import simulate_sdde
 from theory.ou import OUProcess
 from verify.checks.base import Check, profile, raise_if_diverged, run_alone
-from verify.checks.r1_scheme import SequenceDelay
 from verify.context import RunContext
 from verify.verdict import CheckResult, Hypothesis
 
