@@ -116,8 +116,10 @@ class _ApproxMixin:
         res = self._run(ctx)
         name, term = self.paper_b_term
         p0 = {"K": 1, "b": 1, "l": self.setting.l}
-        with np.errstate(over="ignore"):
+        try:
             factor = float(term(p0, float(self.setting.analysis.L.value), -0.5, -0.5))
+        except (OverflowError, ValueError):  # e^{L(l+1)} beyond float range (or L = inf)
+            factor = math.inf
         fitted = res.details.get("fitted_constants", {})
         res.details["b_term_factor"] = (
             f"the b-term is fitted as {name} b^(-1/2); the paper's constant is "
