@@ -108,6 +108,11 @@ def test_examples_run_end_to_end(tmp_path, name):
     results = {r["id"]: r for r in doc["results"]}
     assert set(rows) == set(results)  # every result has an applicability row and a verdict
     assert not any(r.error for r in report.results)
+    if rows["U-approx"]["applicable"] != "no":
+        # phi_i > 0 on the calibration grid, so the LP of the rate check is always feasible:
+        # finite fitted constants (the Welsch example has e^{L(l+1)} ~ 1e20 in the paper's form)
+        fitted = results["U-approx"]["details"]["fitted_constants"]
+        assert fitted and all(math.isfinite(v) for v in fitted.values())
     if name == "nonconvex_example":  # Welsch: phi'' < 0 for |r| > c, certified witness
         assert rows["U-thm42"]["applicable"] == "no"
         assert "convex" in rows["U-thm42"]["reason"]
