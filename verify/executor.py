@@ -15,8 +15,8 @@ that true:
    also get ``OMP_NUM_THREADS=OPENBLAS_NUM_THREADS=MKL_NUM_THREADS=1``). Code of a check that
    runs outside `map` runs in the client process on every executor, so it is unaffected.
 3. **A failing task fails the same way everywhere.** The exception is caught inside the task,
-   its traceback formatted there, and the exception object (after a pickle round trip, which
-   every executor applies, so the serial one does not differ) is re-raised by `map` in the
+   its traceback formatted there, and the exception object (rebuilt as pickle would rebuild
+   it, on every executor, so the serial one does not differ) is re-raised by `map` in the
    client with the task's traceback text attached as its cause (`TaskTraceback`). When several
    tasks fail, the one with the **lowest task index** is raised, so `CheckResult.error` is the
    same text on every executor.
@@ -26,15 +26,19 @@ Executors:
 - `SerialExecutor()` — in this process, stops at the first failing task.
 - `ProcessExecutor(workers)` — `concurrent.futures.ProcessPoolExecutor` with the *spawn*
   start method (safe with threads, same behaviour on every OS); `fn` travels by cloudpickle
-  when it is installed (it comes with dask), so closures work too.
+  when it is installed (it comes with dask), so closures work too. A worker process that dies
+  breaks the pool; it is replaced and the unfinished tasks run again (same numbers).
 - `DaskExecutor(scheduler=None, workers=2)` — attaches to a running scheduler
   (``tcp://HOST:PORT``; its workers must have the same package versions, which is checked) or
   starts `LocalCluster(n_workers=workers, threads_per_worker=1, processes=True)` on the
-  loopback interface. If a worker dies mid-run, dask re-runs its tasks on another worker;
-  since each task carries its seed, the results do not change.
+  loopback interface (without dask's ``MALLOC_TRIM_THRESHOLD_``, see `_MALLOC_KEY`). If a
+  worker dies mid-run, dask re-runs its tasks on another worker; since each task carries its
+  seed, the results do not change.
 
 `fn` and the tasks must be picklable for the process and dask executors (module-level
-functions, or closures when cloudpickle is installed).
+functions, or closures when cloudpickle is installed), and a task's result must depend on its
+argument only: not on global state, call order, the process, or `hash()` of strings (whose
+seed differs between processes). Measured costs are in `benchmarks/README.md`.
 """
 
 from __future__ import annotations
