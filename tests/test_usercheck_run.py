@@ -424,3 +424,21 @@ def test_linearity_in_free_constants_property(terms, breaker):
     else:
         (claim,) = parse_spec(raw).claims
         assert claim.free_constants == tuple(f"C{i + 1}" for i in range(len(terms)))
+
+
+def test_pseudo_huber_loss_gets_its_x_star_certificate(tmp_path):
+    # phi(z, b) = sqrt(1 + (z - b)^2) - 1: phi'' = (1 + r^2)^(-3/2) in (0, 1], so with a ridge
+    # lam the loss is certified lam-strongly convex and ||x_hat - x*|| <= ||grad F|| / mu.
+    # Regression: the 50-digit residual used to turn b**2 into exp(2 log b) (complex for b < 0).
+    text = LS_SPEC.format(eta=0.1, delay="none", l=0, K=5, paths=20, run='["all"]')
+    text = text.replace(
+        '"(dot(a, x) - b)**2/2"', '"sqrt(1 + (dot(a, x) - b)**2) - 1 + lam/2*norm2(x)"'
+    ).replace("[data]", "constants = { lam = 0.1 }\n\n[data]")
+    spec = load_spec(write(tmp_path, text))
+    assert (spec.dataset.y < 0).any()
+    a = build_setting(spec).analysis
+    assert a.mu.kind == "certified" and a.mu.value >= 0.1 * (1 - 1e-9)
+    assert a.x_star_error is not None and a.x_star_error <= 1e-8
+    # independent: the float64 gradient at x_hat is tiny relative to the data scale
+    g = spec.loss.grad_F(a.x_star, spec.dataset.A, spec.dataset.y)
+    assert np.linalg.norm(g) <= 1e-9

@@ -992,7 +992,10 @@ def mp_grad_norm(loss: UserLoss, x: Sequence[float], A: np.ndarray, y: np.ndarra
         raise InputError("loss", loss.expression, "not a GLM", "use grad_F in float64")
     glm = loss.glm
     with mpmath.workdps(50):
-        phi1 = sympy.lambdify((glm.z, glm.b), glm.phi1.rewrite(sympy.exp), modules="mpmath")
+        # rewrite only sigmoid/softplus: a blanket rewrite(exp) turns b**2 into exp(2 log b),
+        # complex for b < 0 (e.g. the pseudo-Huber loss sqrt(1 + (z - b)**2))
+        phi1_exp = glm.phi1.rewrite(sigmoid, sympy.exp).rewrite(softplus, sympy.exp)
+        phi1 = sympy.lambdify((glm.z, glm.b), phi1_exp, modules="mpmath")
         xs = [mpmath.mpf(float(v)) for v in x]
         n, d = A.shape
         g = [mpmath.mpf(0)] * d
