@@ -32,11 +32,16 @@ import sympy
 from numerics.delays import ConstantDelay, CyclicDelay, DelayModel, NoDelay, RandomDelay
 from numerics.schedules import Schedule, make_schedule
 from numerics.user_problem import UserLossProblem
+from theory.errors import InputError
 from theory.roots import CharacteristicRoots, characteristic_roots
 from theory.user_loss import LossAnalysis
 from verify.usercheck.spec import UserSpec
 
-__all__ = ["FastUserProblem", "UserSetting", "build_setting"]
+__all__ = ["FastUserProblem", "LossAnalysisError", "UserSetting", "build_setting"]
+
+
+class LossAnalysisError(InputError):
+    """The analysis of a valid loss failed inside sdde-verify (reported, nothing written)."""
 
 
 def _np_sigmoid(z: Any) -> np.ndarray:
@@ -246,6 +251,17 @@ def build_setting(spec: UserSpec) -> UserSetting:
     """The problem and the loss analysis of a validated spec (no simulation)."""
     ds, alg = spec.dataset, spec.algorithm
     problem = FastUserProblem(spec.loss, ds.A, ds.y, D=alg.D, seed=alg.seed)
-    analysis = problem.analysis
+    try:
+        analysis = problem.analysis
+    except InputError:
+        raise
+    except Exception as exc:  # an internal limitation, not the user's input: say so, write nothing
+        raise LossAnalysisError(
+            "loss.expression",
+            spec.loss_spec.expression,
+            f"the loss analysis failed ({type(exc).__name__}: {exc})",
+            "this is a limitation of sdde-verify's loss analysis: please report the spec; "
+            "an algebraically equivalent form of the loss may work",
+        ) from exc
     x0 = np.broadcast_to(np.asarray(alg.x0, dtype=float), (problem.d,)).copy()
     return UserSetting(spec=spec, problem=problem, analysis=analysis, x0=x0)
