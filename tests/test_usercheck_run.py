@@ -442,3 +442,22 @@ def test_pseudo_huber_loss_gets_its_x_star_certificate(tmp_path):
     # independent: the float64 gradient at x_hat is tiny relative to the data scale
     g = spec.loss.grad_F(a.x_star, spec.dataset.A, spec.dataset.y)
     assert np.linalg.norm(g) <= 1e-9
+
+
+def test_unavailable_interval_bound_falls_back_to_a_labelled_estimate_not_na(tmp_path):
+    # log1p(exp(-b z)) is the logistic loss, L <= lambda_max/4 + 2*0.05 in truth; the interval
+    # enclosure of phi'' gives up ([-inf, inf]), which is no certificate of non-smoothness, so
+    # the L-smooth results must run with a sampled estimate (labelled), not be NOT APPLICABLE.
+    text = LS_SPEC.format(eta=0.05, delay="iid", l=2, K=5, paths=20, run='["all"]')
+    text = text.replace('"(dot(a, x) - b)**2/2"', '"log1p(exp(-b*dot(a, x))) + 0.05*norm2(x)"')
+    text = text.replace('kind = "linear"', 'kind = "logistic"')
+    spec = load_spec(write(tmp_path, text))
+    s = build_setting(spec)
+    assert s.analysis.L.kind == "unavailable"  # the premise of this test
+    assert s.L_const.kind == "estimate" and s.problem.L == s.L_const.value
+    A = spec.dataset.A
+    L_true = np.linalg.eigvalsh(A.T @ A / A.shape[0])[-1] / 4 + 0.1  # sup phi'' = 1/4
+    assert 0.1 <= s.L_const.value <= L_true  # an estimate from inside the true range
+    rows = {r["check"]: r for r in applicability(s)}
+    assert rows["U-approx"]["applicable"] in ("yes", "partly")
+    assert rows["U-thm42"]["applicable"] == "yes" and "estimate" in rows["U-thm42"]["reason"]

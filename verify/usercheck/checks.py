@@ -61,11 +61,11 @@ __all__ = [
 
 
 def _L_hypothesis(s: UserSetting) -> Hypothesis:
-    a = s.analysis
+    a, L = s.analysis, s.L_const
     return Hypothesis(
         "grad F L-Lipschitz",
-        a.smooth and math.isfinite(a.L.value),
-        f"L = {a.L.value:.6g} ({a.L.kind}): {a.L.detail}"
+        a.smooth and math.isfinite(L.value),
+        f"L = {L.value:.6g} ({L.kind}): {L.detail}"
         if a.smooth
         else "the loss is not smooth (abs/maximum/minimum): no finite L",
     )
@@ -117,7 +117,7 @@ class _ApproxMixin:
         name, term = self.paper_b_term
         p0 = {"K": 1, "b": 1, "l": self.setting.l}
         try:
-            factor = float(term(p0, float(self.setting.analysis.L.value), -0.5, -0.5))
+            factor = float(term(p0, float(self.setting.L_const.value), -0.5, -0.5))
         except (OverflowError, ValueError):  # e^{L(l+1)} beyond float range (or L = inf)
             factor = math.inf
         fitted = res.details.get("fitted_constants", {})
@@ -133,7 +133,7 @@ class _ApproxMixin:
     def _run(self, ctx: RunContext) -> CheckResult:
         K0 = int(ctx.params["calibration"][0][0])
         if K0 > int(ctx.params["max_K0"]):
-            need = float(self.setting.analysis.L.value) * STEP_FACTOR[self.kind](self.setting.l)
+            need = float(self.setting.L_const.value) * STEP_FACTOR[self.kind](self.setting.l)
             return self.make_result(
                 ctx,
                 Verdict.INCONCLUSIVE,
@@ -146,7 +146,7 @@ class _ApproxMixin:
 
     def params_for(self, profile: str) -> dict[str, Any]:
         s = self.setting
-        L = float(s.analysis.L.value)
+        L = float(s.L_const.value)
         l, b = s.l, s.b
         K0 = smallest_K(L, self.kind, l) if math.isfinite(L) else 8
         cal = [(K0, b, l), (2 * K0, b, l), (K0, 4 * b, l), (2 * K0, 4 * b, l)]
@@ -469,7 +469,7 @@ class UserThm42(Check):
 
     def _mu(self) -> float:
         s = self.setting
-        return float(s.alg.mu) if s.alg.mu is not None else float(s.analysis.mu.value)
+        return float(s.mu_const.value)
 
     def hypotheses(self, ctx: RunContext) -> list[Hypothesis]:
         s = self.setting
@@ -484,12 +484,12 @@ class UserThm42(Check):
             )
         )
         mu = self._mu()
-        src = "given (algorithm.mu)" if s.alg.mu is not None else a.mu.kind
+        src = s.mu_const.kind
         h.append(
             Hypothesis(
                 "F strongly convex (mu > 0)",
                 a.smooth and conv.convex is not False and mu > 0 and math.isfinite(mu),
-                f"mu = {mu:.6g} ({src}): {a.mu.detail}",
+                f"mu = {mu:.6g} ({src}): {s.mu_const.detail}",
             )
         )
         return h
@@ -497,7 +497,7 @@ class UserThm42(Check):
     def run(self, ctx: RunContext) -> CheckResult:
         s, p = self.setting, ctx.params
         a = s.analysis
-        mu, L = self._mu(), float(a.L.value)
+        mu, L = self._mu(), float(s.L_const.value)
         delta = self._delta()
         tau = s.l * delta
         kappa = L / mu

@@ -122,7 +122,8 @@ def applicability(setting: UserSetting) -> list[dict[str, Any]]:
     """
     s = setting
     a = s.analysis
-    L = float(a.L.value)
+    Lc, muc = s.L_const, s.mu_const
+    L = float(Lc.value)
     smooth_L = a.smooth and math.isfinite(L)
     rows: list[dict[str, Any]] = []
 
@@ -138,7 +139,7 @@ def applicability(setting: UserSetting) -> list[dict[str, Any]]:
                 failed="grad F L-Lipschitz",
                 reason="non-smooth loss (abs/maximum/minimum): no finite L"
                 if not a.smooth
-                else f"L unavailable ({a.L.detail})",
+                else f"L unavailable ({Lc.detail})",
             )
         )
     else:
@@ -150,7 +151,7 @@ def applicability(setting: UserSetting) -> list[dict[str, Any]]:
         reason = (
             f"{cond.split(' <=')[0]} = {g:.4g} at your eta = {s.eta:g} "
             + ("holds" if ok else f"> 1: violated; largest admissible eta = {largest:.6g}")
-            + f" (L {a.L.kind}). The check uses the theorem's eta = 1/K with K >= "
+            + f" (L {Lc.kind}). The check uses the theorem's eta = 1/K with K >= "
             f"{L * f:.4g}."
         )
         if s.alg.schedule != "1":
@@ -208,7 +209,7 @@ def applicability(setting: UserSetting) -> list[dict[str, Any]]:
 
     # Thm 4.2 / Cor 4.3
     res42 = "Thm 4.2" if s.l > 0 else "Cor 4.3"
-    mu = float(s.alg.mu) if s.alg.mu is not None else float(a.mu.value)
+    mu = float(muc.value)
     conv = a.convexity
     if not smooth_L:
         fail, reason = "F L-smooth", "non-smooth loss: no finite L"
@@ -217,12 +218,12 @@ def applicability(setting: UserSetting) -> list[dict[str, Any]]:
     elif conv.convex is False:
         fail, reason = "F strongly convex", f"F is not convex ({conv.status}: {conv.detail})"
     elif not mu > 0:
-        fail, reason = "F strongly convex (mu > 0)", f"mu = {_fmt(mu)} ({a.mu.kind}): {a.mu.detail}"
+        fail, reason = "F strongly convex (mu > 0)", f"mu = {_fmt(mu)} ({muc.kind}): {muc.detail}"
     else:
         fail = ""
         reason = (
-            f"mu = {mu:.6g} ({'given' if s.alg.mu is not None else a.mu.kind}), "
-            f"L = {L:.6g} ({a.L.kind}); the ball d(x0, D) is chosen and measured in the check; "
+            f"mu = {mu:.6g} ({muc.kind}), "
+            f"L = {L:.6g} ({Lc.kind}); the ball d(x0, D) is chosen and measured in the check; "
             "the check uses the theorem's schedule 1/(mu k)"
         )
     rows.append(
@@ -273,6 +274,9 @@ def _derived(setting: UserSetting) -> list[tuple[str, str, str, str]]:
     rows.append(("F* = F(x*)", f"{s.F_star:.8g}", xs, "at x_hat"))
     for name, c in (("L", a.L), ("mu", a.mu), ("L on B(x*, D)", a.L_ball)):
         rows.append((name, _fmt(c.value), c.kind, c.detail))
+    for name, c, orig in (("L used by the checks", s.L_const, a.L), ("mu used", s.mu_const, a.mu)):
+        if c is not orig:
+            rows.append((name, _fmt(c.value), c.kind, c.detail))
     rows.append(("mu on B(x*, D)", _fmt(a.mu_ball.value), a.mu_ball.kind, a.mu_ball.detail))
     rows.append(("D (ball radius)", f"{a.D:.6g}", "given" if s.alg.D else "default", ""))
     rows.append(("convexity", a.convexity.status, a.convexity.status.split("-")[0], ""))

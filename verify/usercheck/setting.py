@@ -34,7 +34,7 @@ from numerics.schedules import Schedule, make_schedule
 from numerics.user_problem import UserLossProblem
 from theory.errors import InputError
 from theory.roots import CharacteristicRoots, characteristic_roots
-from theory.user_loss import LossAnalysis
+from theory.user_loss import Constant, LossAnalysis
 from verify.usercheck.spec import UserSpec
 
 __all__ = ["FastUserProblem", "LossAnalysisError", "UserSetting", "build_setting"]
@@ -68,6 +68,15 @@ class FastUserProblem(UserLossProblem):
             mods = [{"sigmoid": _np_sigmoid, "softplus": _np_softplus}, "numpy"]
             self._phi1 = sympy.lambdify((glm.z, glm.b), glm.phi1, modules=mods)
             self._c = float(glm.c)
+
+    #: the $L$ the checks use when the analysis has no finite certified bound (a sampled
+    #: estimate, set by :func:`build_setting`); None: the analysis's $L$.
+    L_used: float | None = None
+
+    @property
+    def L(self) -> float:  # type: ignore[override]
+        """Smoothness constant used by the simulators' checks (see :attr:`L_used`)."""
+        return float(self.L_used) if self.L_used is not None else float(self.analysis.L.value)
 
     def grad(self, X: np.ndarray) -> np.ndarray:
         r"""$\nabla F$ for each row of ``X`` (P, d) -> (P, d); a single x (d,) -> (d,)."""
@@ -127,12 +136,56 @@ class UserSetting:
     def tau(self) -> float:
         return self.l * self.delta
 
+    @cached_property
+    def L_const(self) -> Constant:
+        r"""$L$ as used by the checks: the analysis's (certified or estimate); when it has no
+        finite bound for a *smooth* loss (interval arithmetic gave up), a sampled estimate
+        $\max|\lambda(\nabla^2F)|$ over $\hat x$ and 64 points of $B(\hat x, D)$, labelled
+        ``estimate``, so that a hypothesis is never declared false without a certificate."""
+        a = self.analysis
+        if math.isfinite(a.L.value) or not a.smooth:
+            return a.L
+        lo, hi = self._sampled_spectrum
+        return Constant(
+            max(abs(lo), abs(hi)),
+            "estimate",
+            f"no finite certified bound ({a.L.detail}); extreme Hessian eigenvalue at x_hat and "
+            f"64 points of B(x_hat, {self.D:.4g})",
+        )
+
+    @cached_property
+    def mu_const(self) -> Constant:
+        r"""$\mu$ as used by the checks (``algorithm.mu`` if given; else as :attr:`L_const`:
+        a sampled $\min\lambda(\nabla^2F)$ when the analysis has no finite bound)."""
+        a = self.analysis
+        if self.alg.mu is not None:
+            return Constant(float(self.alg.mu), "given", "algorithm.mu")
+        if math.isfinite(a.mu.value) or not a.smooth:
+            return a.mu
+        lo, _ = self._sampled_spectrum
+        return Constant(
+            lo,
+            "estimate",
+            f"no finite certified bound ({a.mu.detail}); smallest Hessian eigenvalue at x_hat "
+            f"and 64 points of B(x_hat, {self.D:.4g})",
+        )
+
+    @cached_property
+    def _sampled_spectrum(self) -> tuple[float, float]:
+        a = self.analysis
+        d = self.problem.d
+        rng = np.random.default_rng(np.random.SeedSequence(int(self.alg.seed)).spawn(1)[0])
+        dirs = rng.normal(size=(64, d))
+        dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
+        radii = self.D * rng.uniform(size=64) ** (1.0 / d)
+        pts = np.vstack([a.x_star, a.x_star + dirs * radii[:, None]])
+        ev = np.array([np.linalg.eigvalsh(self.problem.hessian(p))[[0, -1]] for p in pts])
+        return float(ev[:, 0].min()), float(ev[:, 1].max())
+
     @property
     def mu_schedule(self) -> float | None:
         r"""$\mu$ of the ``1/(mu k)`` schedule: ``algorithm.mu`` or the loss's $\mu$ if $> 0$."""
-        if self.alg.mu is not None:
-            return float(self.alg.mu)
-        mu = float(self.analysis.mu.value)
+        mu = float(self.mu_const.value)
         return mu if mu > 0 and math.isfinite(mu) else None
 
     def delay_model(self, l: int | None = None) -> DelayModel:
@@ -165,7 +218,7 @@ class UserSetting:
         r"""Fine Euler–Maruyama substeps $m$ per $\delta$ so that the fine step times the
         largest drift rate is $\le 1/2$: $m \ge 2\eta u_{\max}L$ ($u_{\max} = 1$, or $1/\mu$
         for ``1/(mu k)``), at least 2, at most 64 (2 when $L$ is unavailable)."""
-        L = float(self.analysis.L.value)
+        L = float(self.L_const.value)
         if not math.isfinite(L) or L <= 0:
             return 2
         sched = self.alg.schedule if schedule is None else schedule
@@ -225,9 +278,7 @@ class UserSetting:
 
         $H = \operatorname{tr}\Sigma(x^*)/b + 2\mu LD^2$ ($H_{\min}$ of SPEC §1)."""
         a = self.analysis
-        L, mu = float(a.L.value), float(a.mu.value)
-        if self.alg.mu is not None:
-            mu = float(self.alg.mu)
+        L, mu = float(self.L_const.value), float(self.mu_const.value)
         H = self.sigma2 / self.b + 2 * mu * L * self.D**2 if math.isfinite(L) else math.inf
         return {
             "K": float(self.alg.K),
@@ -264,4 +315,7 @@ def build_setting(spec: UserSpec) -> UserSetting:
             "an algebraically equivalent form of the loss may work",
         ) from exc
     x0 = np.broadcast_to(np.asarray(alg.x0, dtype=float), (problem.d,)).copy()
-    return UserSetting(spec=spec, problem=problem, analysis=analysis, x0=x0)
+    setting = UserSetting(spec=spec, problem=problem, analysis=analysis, x0=x0)
+    if setting.L_const is not analysis.L:
+        problem.L_used = float(setting.L_const.value)
+    return setting
