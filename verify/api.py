@@ -134,7 +134,7 @@ def run(
         alpha=alpha,
         command=command,
         executor=repr(exe),
-        workers=workers,
+        workers=getattr(exe, "workers", 1),  # the real count (an attached cluster's, too)
         checks=[c.id for c in checks],
     )
     try:
