@@ -338,3 +338,12 @@ def test_markdown_grid_lists_failing_rows_first_even_when_truncated():
     assert "1 of 60 rows speak against the claim" in table[0]
     assert table[4].startswith("| 55 |")  # message, blank, header, rule, then the failing row
     assert table[-1].startswith("… 20 more rows")
+
+
+def test_html_grid_lists_failing_rows_first_and_shades_them():
+    rows = [{"K": k, "holds": True} for k in range(300)]
+    rows[250] = {"K": 250, "holds": False}
+    table = report._table(rows)
+    assert table.startswith("<p>1 of 300 rows speak against the claim")
+    first_row = table.split("</th></tr>", 1)[1]
+    assert first_row.startswith('<tr style="background:#fde2e2"><td>250</td>')

@@ -254,9 +254,17 @@ def _table(rows: list[dict[str, Any]], limit: int = 200) -> str:
     keys: list[str] = []
     for r in rows:
         keys += [k for k in r if k not in keys]
+    n_fail = sum(_row_fails(r) for r in rows)
+    rows = sorted(rows, key=lambda r: not _row_fails(r))  # stable: failing rows first
+    note = (
+        f"<p>{n_fail} of {len(rows)} rows speak against the claim (listed first, shaded).</p>"
+        if n_fail
+        else ""
+    )
     head = "".join(f"<th>{html.escape(k)}</th>" for k in keys)
     body = []
     for r in rows[:limit]:
+        shade = ' style="background:#fde2e2"' if _row_fails(r) else ""
         cells = []
         for k in keys:
             v = r.get(k)
@@ -265,9 +273,9 @@ def _table(rows: list[dict[str, Any]], limit: int = 200) -> str:
             if k == "verdict" and v in Verdict.__members__:
                 style = f' style="background:{Verdict(v).colour}"'
             cells.append(f"<td{style}>{html.escape(txt)}</td>")
-        body.append("<tr>" + "".join(cells) + "</tr>")
+        body.append(f"<tr{shade}>" + "".join(cells) + "</tr>")
     more = f"<p>… {len(rows) - limit} more rows in results.json</p>" if len(rows) > limit else ""
-    return f"<table><tr>{head}</tr>{''.join(body)}</table>{more}"
+    return f"{note}<table><tr>{head}</tr>{''.join(body)}</table>{more}"
 
 
 def result_section_html(
