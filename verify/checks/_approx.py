@@ -46,6 +46,7 @@ footnote-2 cap of delays for $k < l$.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
@@ -59,7 +60,7 @@ from numerics.moments import asgd_moments_for, sdde_coupling_moments_for
 from numerics.problems import LeastSquares, LogisticL2, Problem, TwoPoint
 from theory.errors import InputError
 from verify import stats
-from verify.checks.base import Check, raise_if_diverged
+from verify.checks.base import Check, Diverged, raise_if_diverged
 from verify.context import RunContext
 from verify.rates import RateForm, RatePoint, empirical_exponents, fit_constants, rate_check
 from verify.verdict import CheckResult, Hypothesis, Verdict
@@ -189,6 +190,50 @@ def split_by_hypothesis(
     return ok, bad
 
 
+# ----------------------------------------------------------------------------- executor
+class _DivergedAt:
+    """What a grid-point task returns instead of raising `Diverged`, so that the client raises
+    the first diverged point in grid order whatever order the tasks ran in."""
+
+    def __init__(self, exc: Diverged) -> None:
+        self.exc = exc
+
+
+def _catch_diverged(fn: Callable[..., Any], task: Any) -> Any:
+    try:
+        return fn(*task)
+    except Diverged as exc:
+        return _DivergedAt(exc)
+
+
+def map_grid(
+    ctx: RunContext,
+    fn: Callable[..., Any],
+    tasks: Sequence[tuple[Any, ...]],
+    costs: Sequence[float] | None = None,
+) -> list[Any]:
+    r"""`[fn(*t) for t in tasks]` as ONE `ctx.map` (one task per grid point, so the workers run
+    several points at once), submitted largest `costs` first (longest-processing-time order:
+    the expensive points do not start last) and returned in grid order.
+
+    Each task carries its own seed (`ctx.seed(name)`, exactly as a serial loop would use), so
+    the results do not depend on the executor or on the submission order. `Diverged` raised by
+    a task is re-raised here for the first diverged point **in grid order** (as the serial loop
+    did). `fn` and the tasks must be picklable (module-level `fn`, plain data).
+    """
+    order = list(range(len(tasks)))
+    if costs is not None:
+        order.sort(key=lambda i: -float(costs[i]))  # stable: ties keep grid order
+    done = ctx.map(functools.partial(_catch_diverged, fn), [tasks[i] for i in order])
+    out: list[Any] = [None] * len(tasks)
+    for i, value in zip(order, done):
+        out[i] = value
+    for value in out:
+        if isinstance(value, _DivergedAt):
+            raise value.exc
+    return out
+
+
 # ----------------------------------------------------------------------------- simulation
 def simulate_point(
     problem: Problem,
@@ -232,6 +277,58 @@ def simulate_point(
     out["X"] = res.X_fine
     out["x"] = res.x_asgd
     return out
+
+
+def _point_cost(q: Mapping[str, Any], paths: int, substeps: int) -> float:
+    """Relative cost of simulating one grid point (for the submission order only)."""
+    return float(q["K"]) * (float(q["b"]) + substeps + 1.0) * paths
+
+
+def _rate_point(
+    problem: Problem,
+    q: Mapping[str, Any],
+    seed: np.random.SeedSequence,
+    w1_seed: np.random.SeedSequence,
+    *,
+    kind: str,
+    coupling: str,
+    lhs: str,
+    paths: int,
+    substeps: int,
+    sigma_at: str,
+    alpha: float,
+    w1: bool,
+    em_bias: bool,
+    em_bias_max_cost: int,
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """One grid point of `ApproxRateCheck` (a task of `map_grid`): the per-path left side
+    `lhs` and the point's report row (means, coupling (d) $W_1$, exact $X$ bias)."""
+    sim = simulate_point(
+        problem,
+        kind=kind,
+        K=q["K"],
+        b=q["b"],
+        l=q["l"],
+        paths=paths,
+        seed=seed,
+        coupling=coupling,
+        substeps=substeps,
+        sigma_at=sigma_at,
+    )
+    row: dict[str, Any] = {
+        **q,
+        "mean_fine_asgd": float(sim["fine_asgd"].mean()),
+        "mean_scheme_asgd (A_K)": float(sim["scheme_asgd"].mean()),
+        "mean_fine_scheme": float(sim["fine_scheme"].mean()),
+    }
+    if w1:
+        row.update(marginal_w1(sim["X"], sim["x"], w1_seed, alpha))
+    if em_bias:
+        if q["K"] * (q["l"] + 1) <= em_bias_max_cost:
+            row.update(em_bias_rows(problem, kind, q["K"], q["b"], q["l"], substeps))
+        else:
+            row["X_bias_estimate"] = None  # skipped: K (l+1) above em_bias_max_cost
+    return sim[lhs], row
 
 
 def marginal_w1(
@@ -330,6 +427,18 @@ def em_error_exact(
         record=[K],
     )
     return gaussian_norm_bracket(cm.diff_mean[-1], cm.diff_cov[-1])
+
+
+def _em_brackets(
+    problem: Problem, kind: str, substeps: int, q: Mapping[str, Any]
+) -> tuple[float, float, float]:
+    """`em_error_exact` at `substeps` (lower, upper) and at `substeps // 2` (upper) for one
+    grid point (a task of `map_grid`; exact, no randomness)."""
+    lo, hi = em_error_exact(problem, kind=kind, K=q["K"], l=q["l"], b=q["b"], substeps=substeps)
+    _, hi2 = em_error_exact(
+        problem, kind=kind, K=q["K"], l=q["l"], b=q["b"], substeps=substeps // 2
+    )
+    return lo, hi, hi2
 
 
 def expected_trace_sigma(problem: Problem, *, kind: str, K: int, l: int, b: int) -> float:
@@ -436,37 +545,31 @@ class ApproxRateCheck(Check):
         # whose Sigma does not depend on x (two-point)
         const_sigma = p.get("sigma_at", "state") == "x_star" or isinstance(problem, TwoPoint)
         rate_points: dict[str, list[RatePoint]] = {"calibration": [], "held-out": []}
+        labels = [f"{q['split']}-K{q['K']}-b{q['b']}-l{q['l']}" for q in cal + ho]
+        m = int(p.get("substeps", 4))
+        point = functools.partial(
+            _rate_point,
+            problem,
+            kind=self.kind,
+            coupling=self.coupling,
+            lhs=self.lhs,
+            paths=int(p["paths"]),
+            substeps=m,
+            sigma_at=p.get("sigma_at", "state"),
+            alpha=ctx.alpha,
+            w1=bool(p.get("w1", True)),
+            em_bias=bool(p.get("em_bias", True) and const_sigma),
+            em_bias_max_cost=int(p.get("em_bias_max_cost", 10**9)),
+        )
+        done = map_grid(
+            ctx,
+            point,
+            [(q, ctx.seed(lb), ctx.seed("w1-" + lb)) for q, lb in zip(cal + ho, labels)],
+            costs=[_point_cost(q, int(p["paths"]), m) for q in cal + ho],
+        )
         extra: list[dict[str, Any]] = []
-        for q in cal + ho:
-            label = f"{q['split']}-K{q['K']}-b{q['b']}-l{q['l']}"
-            sim = simulate_point(
-                problem,
-                kind=self.kind,
-                K=q["K"],
-                b=q["b"],
-                l=q["l"],
-                paths=int(p["paths"]),
-                seed=ctx.seed(label),
-                coupling=self.coupling,
-                substeps=int(p.get("substeps", 4)),
-                sigma_at=p.get("sigma_at", "state"),
-                map_fn=ctx.map,
-            )
-            rate_points[q["split"]].append(RatePoint(q, sim[self.lhs]))
-            row: dict[str, Any] = {
-                **q,
-                "mean_fine_asgd": float(sim["fine_asgd"].mean()),
-                "mean_scheme_asgd (A_K)": float(sim["scheme_asgd"].mean()),
-                "mean_fine_scheme": float(sim["fine_scheme"].mean()),
-            }
-            if p.get("w1", True):
-                row.update(marginal_w1(sim["X"], sim["x"], ctx.seed("w1-" + label), ctx.alpha))
-            if p.get("em_bias", True) and const_sigma:
-                if q["K"] * (q["l"] + 1) <= int(p.get("em_bias_max_cost", 10**9)):
-                    m = int(p.get("substeps", 4))
-                    row.update(em_bias_rows(problem, self.kind, q["K"], q["b"], q["l"], m))
-                else:
-                    row["X_bias_estimate"] = None  # skipped: K (l+1) above em_bias_max_cost
+        for q, (samples, row) in zip(cal + ho, done):
+            rate_points[q["split"]].append(RatePoint(q, samples))
             extra.append(row)
         rate = rate_check(
             form,
@@ -558,13 +661,13 @@ class EMErrorCheck(Check):
         cal, cal_bad = split_by_hypothesis(self.kind, L, _grid(p["calibration"], "calibration"))
         ho, ho_bad = split_by_hypothesis(self.kind, L, _grid(p["heldout"], "held-out"))
         rows = []
-        for q in cal + ho:
-            lo, hi = em_error_exact(
-                problem, kind=self.kind, K=q["K"], l=q["l"], b=q["b"], substeps=m
-            )
-            _, hi2 = em_error_exact(
-                problem, kind=self.kind, K=q["K"], l=q["l"], b=q["b"], substeps=m // 2
-            )
+        brackets = map_grid(
+            ctx,
+            functools.partial(_em_brackets, problem, self.kind, m),
+            [(q,) for q in cal + ho],
+            costs=[q["K"] * (q["l"] + 1) for q in cal + ho],
+        )
+        for q, (lo, hi, hi2) in zip(cal + ho, brackets):
             bias = 2 * abs(hi - hi2)
             rows.append(
                 {
@@ -644,6 +747,28 @@ class EMErrorCheck(Check):
         )
 
 
+def _ak_point(
+    problem: Problem, kind: str, paths: int, q: Mapping[str, Any], seed: np.random.SeedSequence
+) -> tuple[np.ndarray, float]:
+    r"""One grid point of `MeasuredAKCheck` (a task of `map_grid`): per-path
+    $\|\tilde x_K - x_K\|$ under coupling (b) ($\sigma$ at $x^*$, no substeps) and the exact
+    $\sup_k\mathbb E\operatorname{tr}\Sigma(x_k)$."""
+    sim = simulate_point(
+        problem,
+        kind=kind,
+        K=q["K"],
+        b=q["b"],
+        l=q["l"],
+        paths=paths,
+        seed=seed,
+        coupling="quantile",
+        substeps=1,
+        sigma_at="x_star",
+    )
+    tr_x = expected_trace_sigma(problem, kind=kind, K=q["K"], l=q["l"], b=q["b"])
+    return sim["scheme_asgd"], tr_x
+
+
 class MeasuredAKCheck(Check):
     r"""Proof step (2): measured $A_K = \mathbb E\|x_K - \tilde x_K\|$ (coupling (b)) against the
     explicit bound of the proof, $KP + 4Pe^{gK}/g$ (Thm 3.2, `theory.constants.thm32_lines`
@@ -701,25 +826,17 @@ class MeasuredAKCheck(Check):
         pts, bad = split_by_hypothesis(self.kind, L, _grid(p["grid"], "grid"))
         tr_star = float(np.trace(problem.Sigma(problem.x_star)))
         samples, rhs, points, line_rows = [], [], [], []
-        for q in pts:
-            label = f"AK-K{q['K']}-b{q['b']}-l{q['l']}"
-            sim = simulate_point(
-                problem,
-                kind=self.kind,
-                K=q["K"],
-                b=q["b"],
-                l=q["l"],
-                paths=int(p["paths"]),
-                seed=ctx.seed(label),
-                coupling="quantile",
-                substeps=1,
-                sigma_at="x_star",
-                map_fn=ctx.map,
-            )
-            tr_x = expected_trace_sigma(problem, kind=self.kind, K=q["K"], l=q["l"], b=q["b"])
+        paths = int(p["paths"])
+        done = map_grid(
+            ctx,
+            functools.partial(_ak_point, problem, self.kind, paths),
+            [(q, ctx.seed(f"AK-K{q['K']}-b{q['b']}-l{q['l']}")) for q in pts],
+            costs=[_point_cost(q, paths, 1) for q in pts],
+        )
+        for q, (scheme_asgd, tr_x) in zip(pts, done):
             Phi = math.sqrt(tr_star) + math.sqrt(max(tr_x, 0.0))
             bound, lines = self.bound_lines(q["K"], L, q["l"], Phi, q["b"])
-            samples.append(sim["scheme_asgd"])
+            samples.append(scheme_asgd)
             rhs.append(scale * bound)
             points.append({"K": q["K"], "b": q["b"], "l": q["l"], "Phi": round(Phi, 6)})
             line_rows.append({"K": q["K"], "b": q["b"], "l": q["l"], **lines})
@@ -740,6 +857,33 @@ class MeasuredAKCheck(Check):
                 "least squares)",
             },
         )
+
+
+def _step_point(
+    problem: Problem, kind: str, paths: int, q: Mapping[str, Any], seed: np.random.SeedSequence
+) -> tuple[np.ndarray, float]:
+    r"""One grid point of `MeasuredRecursionCheck` (a task of `map_grid`): the per-path
+    $\|e_k\| = \|x_k - \tilde x_k\|$, $k = 0..K$ ((K+1, paths)), under coupling (b), and the
+    exact $\sup_k\mathbb E\operatorname{tr}\Sigma(x_k)$."""
+    K, b, l = q["K"], q["b"], q["l"]
+    res = simulate_coupled(
+        problem,
+        eta=1.0 / K,
+        K=K,
+        paths=paths,
+        b=b,
+        x0=start_point(problem),
+        delay=delay_model(kind, l),
+        coupling="quantile",
+        sigma_at="x_star",
+        record_every=1,
+        seed=seed,
+    )
+    raise_if_diverged(res, f"K={K}, b={b}, l={l}")
+    if res.trajectories is None:  # pragma: no cover - record_every=1 records them
+        raise RuntimeError("simulate_coupled returned no trajectories with record_every=1")
+    e = np.linalg.norm(res.trajectories["asgd"] - res.trajectories["scheme"], axis=2)
+    return e, expected_trace_sigma(problem, kind=kind, K=K, l=l, b=b)
 
 
 class MeasuredRecursionCheck(Check):
@@ -784,28 +928,17 @@ class MeasuredRecursionCheck(Check):
         pts, bad = split_by_hypothesis(self.kind, L, _grid(p["grid"], "grid"))
         tr_star = float(np.trace(problem.Sigma(problem.x_star)))
         samples, rhs, points = [], [], []
-        for q in pts:
+        paths = int(p["paths"])
+        done = map_grid(
+            ctx,
+            functools.partial(_step_point, problem, self.kind, paths),
+            [(q, ctx.seed(f"step-K{q['K']}-b{q['b']}-l{q['l']}")) for q in pts],
+            costs=[_point_cost(q, paths, 1) for q in pts],
+        )
+        for q, (e, tr_x) in zip(pts, done):
             K, b, l = q["K"], q["b"], q["l"]
             eta = 1.0 / K
             delay = delay_model(self.kind, l)
-            res = simulate_coupled(
-                problem,
-                eta=eta,
-                K=K,
-                paths=int(p["paths"]),
-                b=b,
-                x0=start_point(problem),
-                delay=delay,
-                coupling="quantile",
-                sigma_at="x_star",
-                record_every=1,
-                seed=ctx.seed(f"step-K{K}-b{b}-l{l}"),
-                map_fn=ctx.map,
-            )
-            raise_if_diverged(res, f"K={K}, b={b}, l={l}")
-            assert res.trajectories is not None
-            e = np.linalg.norm(res.trajectories["asgd"] - res.trajectories["scheme"], axis=2)
-            tr_x = expected_trace_sigma(problem, kind=self.kind, K=K, l=l, b=b)
             P = eta * (math.sqrt(tr_star) + math.sqrt(max(tr_x, 0.0))) / math.sqrt(b)
             for k in range(1, K + 1):
                 qk = capped_delay_probabilities(delay.probabilities(k - 1), k - 1)

@@ -44,6 +44,7 @@ must FAIL.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -230,6 +231,107 @@ def _reference_eq5(
     return np.concatenate(out, axis=0)
 
 
+def _as_applied_row(
+    task: tuple[str, str, str, Any, str, np.random.SeedSequence],
+    *,
+    K: int,
+    paths: int,
+    l: int,
+    eta0: float,
+    delta_b: float,
+    delta_thm42: float,
+    iid: np.ndarray,
+    scale: float,
+    chunk_size: int,
+) -> dict[str, Any]:
+    """One row of `R1AsApplied` (one executor task): simulate Eq. (5) and the EM scheme of
+    Eq. (6) for (schedule, delay model, noise convention) = `task[:3]` on problem `task[3]`
+    with seed `task[5]`, compare both with `_reference_eq5`, and return the report row; its
+    `_lhs` entry is max gap / rounding tolerance.
+
+    Raises:
+        Diverged: a simulated path went non-finite (the message names the row).
+    """
+    sname, dname, cname, prob, sigma_at, seed = task
+    mu = float(prob.mu)
+    schedule, u_of = _schedule(sname, mu)
+    eta = 1.0 if sname == "Thm 4.2" else eta0
+    delta = {"(b)": delta_b, "Thm 4.2": delta_thm42}.get(sname, eta)
+    k0 = schedule.k0
+    delay: DelayModel = {
+        "none": NoDelay(),
+        "constant": ConstantDelay(l),
+        "cyclic": CyclicDelay(l),
+        "iid-sequence": SequenceDelay(iid[:K], k0=k0),
+    }[dname]
+    lks = delay.draw_block(k0, K, 1, None)[:, 0]
+    u = u_of(np.arange(k0, k0 + K, dtype=float))
+    x0 = np.array([2.0, -1.0])
+    common = dict(
+        eta=eta,
+        K=K,
+        paths=paths,
+        seed=seed,
+        x0=x0,
+        delay=delay,
+        schedule=schedule,
+        b=1,
+        sigma_at=sigma_at,
+        chunk_size=chunk_size,
+    )
+    asgd = simulate_asgd(prob, noise="gaussian", delta=delta, **common)
+    sdde = simulate_sdde(prob, delta=delta, substeps=1, **common)
+    where = f"{sname}, {dname}, {cname}, eta = {eta}"
+    raise_if_diverged(asgd, f"Eq. (5) surrogate: {where}")
+    raise_if_diverged(sdde, f"EM scheme of Eq. (6): {where}")
+    if sigma_at == "x_star":
+        sig = sqrt_psd(prob.Sigma(prob.x_star))
+
+        def noise(xd: np.ndarray, z: np.ndarray, _s: np.ndarray = sig) -> Any:
+            return z @ _s.T
+    else:
+
+        def noise(xd: np.ndarray, z: np.ndarray, _p: Any = prob) -> Any:
+            roots = sqrt_psd(_p.Sigma_batch(xd))
+            return np.einsum("pij,pj->pi", roots, z)
+
+    ref = scale * _reference_eq5(
+        prob.grad,
+        noise,
+        eta=eta,
+        u=u,
+        lks=lks,
+        x0=x0,
+        seed=seed,
+        paths=paths,
+        chunk_size=chunk_size,
+        d=2,
+    )
+    size = max(1.0, float(np.nanmax(np.abs(ref))))
+    growth = float(np.prod(1.0 + eta * u * float(prob.L)))
+    tol = 8.0 * EPS * K * growth * size
+    gaps = {
+        "asgd_vs_ref": float(np.max(np.abs(asgd.x_final - ref))),
+        "sdde_vs_ref": float(np.max(np.abs(sdde.x_final - ref))),
+        "asgd_vs_sdde": float(np.max(np.abs(asgd.x_final - sdde.x_final))),
+    }
+    worst = max(gaps.values()) if all(np.isfinite(list(gaps.values()))) else np.inf
+    return {
+        "schedule": sname,
+        "delay": dname,
+        "noise": cname,
+        "eta": eta,
+        "delta": delta,
+        "K": K,
+        "paths": paths,
+        **gaps,
+        "max_abs_x_K": size,
+        "tolerance": tol,
+        "holds": bool(worst <= tol),
+        "_lhs": worst / tol,
+    }
+
+
 class R1AsApplied(Check):
     """Level 2: numerics' EM scheme of Eq. (6) and surrogate Eq. (5) agree to rounding."""
 
@@ -293,91 +395,27 @@ class R1AsApplied(Check):
             ("least squares, sigma(x)", ls, "state"),
         ]
         iid = rng.integers(0, l + 1, size=K + 1)
-        rows, lhs, rhs = [], [], []
-        for sname in p["schedules"]:
-            for dname in p["delays"]:
-                for cname, prob, sigma_at in cases:
-                    mu = float(prob.mu)
-                    schedule, u_of = _schedule(sname, mu)
-                    eta = 1.0 if sname == "Thm 4.2" else eta0
-                    delta = {"(b)": p["delta_b"], "Thm 4.2": p["delta_thm42"]}.get(sname, eta)
-                    k0 = schedule.k0
-                    delay: DelayModel = {
-                        "none": NoDelay(),
-                        "constant": ConstantDelay(l),
-                        "cyclic": CyclicDelay(l),
-                        "iid-sequence": SequenceDelay(iid[:K], k0=k0),
-                    }[dname]
-                    lks = delay.draw_block(k0, K, 1, None)[:, 0]
-                    u = u_of(np.arange(k0, k0 + K, dtype=float))
-                    seed = ctx.seed(f"{sname}/{dname}/{cname}")
-                    x0 = np.array([2.0, -1.0])
-                    common = dict(
-                        eta=eta,
-                        K=K,
-                        paths=paths,
-                        seed=seed,
-                        x0=x0,
-                        delay=delay,
-                        schedule=schedule,
-                        b=1,
-                        sigma_at=sigma_at,
-                        chunk_size=chunk_size,
-                    )
-                    asgd = simulate_asgd(prob, noise="gaussian", delta=delta, **common)
-                    sdde = simulate_sdde(prob, delta=delta, substeps=1, **common)
-                    where = f"{sname}, {dname}, {cname}, eta = {eta}"
-                    raise_if_diverged(asgd, f"Eq. (5) surrogate: {where}")
-                    raise_if_diverged(sdde, f"EM scheme of Eq. (6): {where}")
-                    if sigma_at == "x_star":
-                        sig = sqrt_psd(prob.Sigma(prob.x_star))
-
-                        def noise(xd: np.ndarray, z: np.ndarray, _s: np.ndarray = sig) -> Any:
-                            return z @ _s.T
-                    else:
-
-                        def noise(xd: np.ndarray, z: np.ndarray, _p: Any = prob) -> Any:
-                            roots = sqrt_psd(_p.Sigma_batch(xd))
-                            return np.einsum("pij,pj->pi", roots, z)
-
-                    ref = scale * _reference_eq5(
-                        prob.grad,
-                        noise,
-                        eta=eta,
-                        u=u,
-                        lks=lks,
-                        x0=x0,
-                        seed=seed,
-                        paths=paths,
-                        chunk_size=chunk_size,
-                        d=2,
-                    )
-                    size = max(1.0, float(np.nanmax(np.abs(ref))))
-                    growth = float(np.prod(1.0 + eta * u * float(prob.L)))
-                    tol = 8.0 * EPS * K * growth * size
-                    gaps = {
-                        "asgd_vs_ref": float(np.max(np.abs(asgd.x_final - ref))),
-                        "sdde_vs_ref": float(np.max(np.abs(sdde.x_final - ref))),
-                        "asgd_vs_sdde": float(np.max(np.abs(asgd.x_final - sdde.x_final))),
-                    }
-                    worst = max(gaps.values()) if all(np.isfinite(list(gaps.values()))) else np.inf
-                    rows.append(
-                        {
-                            "schedule": sname,
-                            "delay": dname,
-                            "noise": cname,
-                            "eta": eta,
-                            "delta": delta,
-                            "K": K,
-                            "paths": paths,
-                            **gaps,
-                            "max_abs_x_K": size,
-                            "tolerance": tol,
-                            "holds": bool(worst <= tol),
-                        }
-                    )
-                    lhs.append(worst / tol)
-                    rhs.append(1.0)
+        tasks = [
+            (sname, dname, cname, prob, sigma_at, ctx.seed(f"{sname}/{dname}/{cname}"))
+            for sname in p["schedules"]
+            for dname in p["delays"]
+            for cname, prob, sigma_at in cases
+        ]
+        row_fn = functools.partial(
+            _as_applied_row,
+            K=K,
+            paths=paths,
+            l=l,
+            eta0=eta0,
+            delta_b=p["delta_b"],
+            delta_thm42=p["delta_thm42"],
+            iid=iid,
+            scale=scale,
+            chunk_size=chunk_size,
+        )
+        rows = ctx.map(row_fn, tasks)  # one task per row: the workers run rows side by side
+        lhs = [r.pop("_lhs") for r in rows]
+        rhs = [1.0] * len(rows)
         n_bad = sum(not r["holds"] for r in rows)
         msg = (
             f"{len(rows)} (schedule, delay, noise) rows; {n_bad} exceed their rounding tolerance; "

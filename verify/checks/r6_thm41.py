@@ -746,6 +746,7 @@ def _mc_sanity(ctx: RunContext) -> dict[str, Any]:
         seed=ctx.seed("mc-sanity"),
         x_star=s.x_star,
         x0=s.xi,
+        map_fn=ctx.map,
     )
     x = sim.x_final[sim.finite_mask]
     sq = np.sum((x - s.x_star) ** 2, axis=1)
