@@ -199,3 +199,19 @@ def test_wasserstein_null_floor():
     assert shifted.w1 > shifted.noise_floor and shifted.distinguishable
     assert 0 < same.noise_floor < 0.3
     assert shifted.w1 == pytest.approx(1.0, abs=0.2)  # W1 of a unit shift is 1
+
+
+@pytest.mark.parametrize("bits", [53, 120])
+def test_decide_exact_tolerance_is_per_row_not_scaled_by_the_largest_row(bits):
+    """A row of size 1e22 that holds must not hide a small row that fails by 1e-6: the default
+    tolerance scales with each row's own magnitude (audit finding)."""
+    from verify.stats import decide_exact
+
+    lhs = [1e22, 1.0 + 1e-6]
+    rhs = [1e22, 1.0]
+    dec = decide_exact(lhs, rhs, relation="le", precision_bits=bits)
+    assert dec.verdict is Verdict.FAIL
+    assert dec.max_violation == pytest.approx(1e-6, rel=1e-4)
+    assert decide_exact([1e22, 1.0], [1e22, 1.0], relation="le", precision_bits=bits).verdict is (
+        Verdict.PASS
+    )

@@ -391,9 +391,12 @@ def decide_exact(
     `relation="eq"`: PASS iff $|\text{lhs}-\text{rhs}| \le \text{tol}$; `"le"`: PASS iff
     $\text{lhs} \le \text{rhs} + \text{tol}$. Otherwise FAIL.
 
-    The default tolerance is tied to the working precision: $\text{tol} = \text{ulps}\cdot
-    2^{-\text{precision\_bits}}\cdot\max(1, |\text{lhs}|, |\text{rhs}|)$ (float64: 53 bits; for
-    mpmath pass `precision_bits=mp.prec`). Accepts numbers, numpy arrays, or mpmath/sympy
+    The default tolerance is tied to the working precision, element by element:
+    $\text{tol}_i = \text{ulps}\cdot 2^{-\text{precision\_bits}}\cdot
+    \max(1, |\text{lhs}_i|, |\text{rhs}_i|)$ (float64: 53 bits; for mpmath pass
+    `precision_bits=mp.prec`) — one huge row must not widen the tolerance of the others. The
+    decision reports the row closest to failing (largest difference minus its tolerance).
+    Accepts numbers, numpy arrays, or mpmath/sympy
     numbers (converted through `mpmath.mpf` when `precision_bits > 53`).
     """
     if relation not in ("eq", "le"):
@@ -406,26 +409,32 @@ def decide_exact(
             r_list = [mpmath.mpf(v) for v in np.ravel(np.asarray(rhs, dtype=object))]
             if len(r_list) == 1:
                 r_list = r_list * len(l_list)
-            scale = max([mpmath.mpf(1)] + [abs(v) for v in l_list + r_list])
-            t = (
-                mpmath.mpf(tol)
-                if tol is not None
-                else ulps * mpmath.mpf(2) ** (-precision_bits) * scale
-            )
+            unit = ulps * mpmath.mpf(2) ** (-precision_bits)
+            tols = [
+                mpmath.mpf(tol) if tol is not None else unit * max(1, abs(a), abs(b))
+                for a, b in zip(l_list, r_list)
+            ]
             diffs = [(a - b) if relation == "le" else abs(a - b) for a, b in zip(l_list, r_list)]
-            worst = max(diffs)
-            ok = worst <= t
+            i = max(range(len(diffs)), key=lambda j: diffs[j] - tols[j])
+            ok = all(d <= t for d, t in zip(diffs, tols))
             return ExactDecision(
-                Verdict.PASS if ok else Verdict.FAIL, float(worst), float(t), relation
+                Verdict.PASS if ok else Verdict.FAIL, float(diffs[i]), float(tols[i]), relation
             )
     a = np.asarray(lhs, dtype=float)
     b = np.asarray(rhs, dtype=float)
-    scale = float(max(1.0, np.max(np.abs(a)), np.max(np.abs(b))))
-    t = float(tol) if tol is not None else ulps * 2.0 ** (-precision_bits) * scale
+    a, b = np.broadcast_arrays(a, b)
+    if tol is not None:
+        t = np.broadcast_to(np.asarray(tol, dtype=float), a.shape)
+    else:
+        t = ulps * 2.0 ** (-precision_bits) * np.maximum(1.0, np.maximum(np.abs(a), np.abs(b)))
     diff = (a - b) if relation == "le" else np.abs(a - b)
-    worst = float(np.max(diff))
-    ok = bool(np.all(np.isfinite(diff))) and worst <= t
-    return ExactDecision(Verdict.PASS if ok else Verdict.FAIL, worst, t, relation)
+    finite = np.isfinite(diff)
+    margin = np.where(finite, diff - t, np.inf)
+    i = int(np.argmax(margin)) if margin.size else 0
+    ok = bool(np.all(finite)) and bool(np.all(diff <= t))
+    worst = float(diff.flat[i]) if diff.size else 0.0
+    t_i = float(t.flat[i]) if t.size else float(ulps * 2.0 ** (-precision_bits))
+    return ExactDecision(Verdict.PASS if ok else Verdict.FAIL, worst, t_i, relation)
 
 
 # ----------------------------------------------------------------------------- sequential
