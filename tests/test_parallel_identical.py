@@ -67,6 +67,11 @@ def test_serial_and_process_pool_give_identical_results_and_receive_the_grid():
     serial = {c.id: _run(c, o, SerialExecutor()) for c, o, _ in checks}
     with ProcessExecutor(2) as pool:
         parallel = {c.id: _run(c, o, pool) for c, o, _ in checks}
+        # a Diverged point travels back from a worker and is raised for the first point in
+        # grid order (point 1; point 3 is submitted first)
+        ctx = RunContext("map-grid-test", executor=pool)
+        with pytest.raises(Diverged, match=r"^point 1$"):
+            map_grid(ctx, _task, [(j, True) for j in range(5)], costs=[1, 2, 3, 4, 5])
     for check, _, n_points in checks:
         (s_res, s_maps), (p_res, p_maps) = serial[check.id], parallel[check.id]
         assert s_res["verdict"] in ("PASS", "FAIL", "INCONCLUSIVE"), s_res["message"]
