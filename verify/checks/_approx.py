@@ -34,6 +34,10 @@ What is shared (one implementation for the three results):
   $\sqrt{\mathbb E\|X_m(1) - \tilde x_K\|^2}$ from `numerics.moments.sdde_coupling_moments_for`
   at $m$ and $2m$ substeps; the Richardson estimate of $\|X - X_m\|_{L^2}$ for the strong
   order 1 of Euler–Maruyama with additive noise is $2|r_{2m} - r_m|$ (an estimate, labelled).
+- **executor** (`map_grid`): every grid loop (rate checks, EM error, $A_K$, recursion step)
+  is ONE `ctx.map` with one task per grid point, seeded with `ctx.seed(<point label>)` as
+  before, submitted costliest first and returned in grid order; inside a task the chunks of
+  paths run serially (same chunk seeds, so the numbers are those of the serial loop).
 - **exact Gaussian norms** (`gaussian_norm_bracket`): $\mathbb E\|Y\|$ for $Y \sim N(\mu, C)$,
   exact in 1-D ($s\sqrt{2/\pi}e^{-\mu^2/2s^2} + \mu(1 - 2\Phi(-\mu/s))$), otherwise the
   bracket $[\max_v \mathbb E|v^\top Y|,\ \sqrt{\|\mu\|^2 + \operatorname{tr}C}]$.
@@ -77,6 +81,7 @@ __all__ = [
     "em_error_exact",
     "expected_trace_sigma",
     "gaussian_norm_bracket",
+    "map_grid",
     "simulate_point",
     "step_hypothesis",
     "step_product",
