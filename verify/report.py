@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from theory.errors import InputError
+from verify.figures import draw_figures
 from verify.verdict import CheckResult, Verdict, fmt, json_safe
 
 __all__ = [
@@ -485,6 +486,9 @@ class ReportWriter:
         """Write report.md, report.html, results.json, junit.xml; rename into place; point
         `latest` at it. Returns the published folder."""
         report.metadata.setdefault("finished", _utc_now())
+        warnings = draw_figures(report.results, self.plots_dir)
+        if warnings:
+            report.metadata["figure_warnings"] = warnings
         self._relocate_plots(report)
         target = self._target()
         report.metadata["name"] = target.name

@@ -61,11 +61,13 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from theory.claims.base import Claim
 from verify import stats
 from verify.context import RunContext
+from verify.evidence import Row, decide_rows
 from verify.verdict import CheckResult, Hypothesis, Verdict
 
-__all__ = ["Check", "Diverged", "profile", "raise_if_diverged", "run_alone"]
+__all__ = ["Check", "Diverged", "GridCheck", "profile", "raise_if_diverged", "run_alone"]
 
 
 def profile(**params: Any) -> Mapping[str, Any]:
@@ -531,6 +533,61 @@ class Check:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.id}: {self.result_name} ({self.level})>"
+
+
+class GridCheck(Check):
+    """A check of one claim over grid rows: it declares the claim statement (`statement`,
+    from :mod:`theory.claims`), its rows with their evidence (`rows`), and optionally extra
+    details; :func:`verify.evidence.decide_rows` decides (one place for every check).
+
+    `result`, `claim`, `claim_latex` and `conventions` default to the statement's.
+    `names` gives the labels of the message: ``(lhs, rhs, x)``.
+    """
+
+    statement: ClassVar[Claim]
+    method = "exact"
+    names: ClassVar[tuple[str, str, str]] = ("lhs", "rhs", "t")
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        st = cls.__dict__.get("statement")
+        if st is not None:
+            for attr, value in (
+                ("result", st.result),
+                ("claim", st.statement),
+                ("claim_latex", st.latex),
+                ("conventions", st.conventions),
+            ):
+                if attr not in cls.__dict__:
+                    setattr(cls, attr, value)
+
+    def rows(self, ctx: RunContext) -> list[Row]:
+        """The grid rows, each with its hypotheses and evidence (or the reason it has none)."""
+        raise NotImplementedError(f"{type(self).__name__}.rows")
+
+    def extra_details(self, ctx: RunContext, rows: list[Row]) -> dict[str, Any]:
+        """Further evidence for `details` (default: none)."""
+        return {}
+
+    def note(self, ctx: RunContext) -> str:
+        """A sentence appended to the message (default: none)."""
+        return ""
+
+    def run(self, ctx: RunContext) -> CheckResult:
+        rows = list(self.rows(ctx))
+        lhs, rhs, x = self.names
+        return decide_rows(
+            self,
+            ctx,
+            rows,
+            claim=self.statement,
+            method=self.method,
+            details={"claim_id": self.statement.id, **self.extra_details(ctx, rows)},
+            note=self.note(ctx),
+            lhs_name=lhs,
+            rhs_name=rhs,
+            x_name=x,
+        )
 
 
 def _point_label(points: Sequence[Any] | None, j: int) -> str:
