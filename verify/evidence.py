@@ -412,11 +412,7 @@ def decide_rows(
             f"; worst {_label(active[w].point)}"
             + (f", {x_name} = {worst.x:.4g}" if worst.n_elements > 1 else "")
             + f": {lhs_name} {worst.estimate:.6g}"
-            + (
-                f" in [{worst.lcb:.6g}, {worst.ucb:.6g}]"
-                if worst.lcb != worst.ucb
-                else ""
-            )
+            + (f" in [{worst.lcb:.6g}, {worst.ucb:.6g}]" if worst.lcb != worst.ucb else "")
             + f" vs {rhs_name} {worst.rhs:.6g} (ratio {worst.ratio:.4g})"
         )
     if unev:
