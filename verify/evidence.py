@@ -465,13 +465,12 @@ def _decide_samples(
         else:
             v = Verdict.PASS if np.all(g.ucb[idx] <= g.rhs[idx]) else Verdict.INCONCLUSIVE
             j = idx[int(np.argmax(g.ucb[idx] - g.rhs[idx]))]
+        if g.worst in idx:  # the family's worst test (Holm: smallest rejected p; else max ucb-rhs)
+            j = g.worst
         x = np.arange(idx.size, dtype=float) if ev.x is None else np.asarray(ev.x, float)
         pos = int(np.flatnonzero(idx == j)[0])
-        score = (
-            (True, -float(g.p_values[j]))
-            if v is Verdict.FAIL
-            else (False, float(_ratio(g.ucb[[j]], g.rhs[[j]])[0]))
-        )
+        # the row holding the family's worst test is the worst row (as `stats.grid_decide`)
+        score = (v is Verdict.FAIL, float(j == g.worst))
         out.append(
             _Decided(
                 v,

@@ -166,6 +166,8 @@ class Claim:
         readings: name → description of each defensible reading where the paper leaves a
             choice open; `literal` names the most literal one.
         conventions: the SPEC §1 conventions this statement relies on.
+        fixed: symbols fixed by `specialise` (Cor 4.3 has ``{"tau": 0}``); a check of this
+            claim evaluates its rows there.
     """
 
     id: str
@@ -184,6 +186,7 @@ class Claim:
     readings: Mapping[str, str] = field(default_factory=dict)
     literal: str = ""
     conventions: tuple[str, ...] = ()
+    fixed: Mapping[str, float] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ hypotheses
     def check_hypotheses(self, params: Mapping[str, Any]) -> list[Holds]:
@@ -243,6 +246,7 @@ class Claim:
             terms=tuple(RateTerm(t.constant, t.expr.subs(subs)) for t in self.terms),
             domain=Domain(tuple(p for p in self.domain.params if p.name not in fixed)),
             derived=derived_fixed if derived is not None else None,
+            fixed={**self.fixed, **fixed},
         )
 
 

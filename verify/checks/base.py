@@ -67,7 +67,15 @@ from verify.context import RunContext
 from verify.evidence import Row, decide_rows
 from verify.verdict import CheckResult, Hypothesis, Verdict
 
-__all__ = ["Check", "Diverged", "GridCheck", "profile", "raise_if_diverged", "run_alone"]
+__all__ = [
+    "Check",
+    "Diverged",
+    "GridCheck",
+    "declare",
+    "profile",
+    "raise_if_diverged",
+    "run_alone",
+]
 
 
 def profile(**params: Any) -> Mapping[str, Any]:
@@ -588,6 +596,14 @@ class GridCheck(Check):
             rhs_name=rhs,
             x_name=x,
         )
+
+
+def declare(base: type[Check], name: str, **attrs: Any) -> Check:
+    """A check declared in a few lines: an instance of a subclass of `base` named `name` with
+    class attributes `attrs` (id, statement, profiles …), e.g. Cor 4.3 as the tau = 0 rows of
+    the Thm 4.2 checks: ``declare(EnergyAsStated, "Cor43AsStated", id="R8-as-stated",
+    statement=COR43, quick=profile(rows=...))``."""
+    return type(name, (base,), {"__module__": base.__module__, **attrs})()
 
 
 def _point_label(points: Sequence[Any] | None, j: int) -> str:
