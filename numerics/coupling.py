@@ -33,19 +33,7 @@ from typing import Any
 import numpy as np
 from scipy import special
 
-from numerics.asgd import (
-    RingBuffer,
-    check_delay_model,
-    check_positive_float,
-    check_positive_int,
-    check_schedule,
-    flag_divergence,
-    initial_history,
-    initial_point,
-    problem_check,
-    record_indices,
-    state_noise,
-)
+from numerics.asgd import RingBuffer, flag_divergence, state_noise
 from numerics.delays import DelayModel, NoDelay
 from numerics.errors import (
     CouplingError,
@@ -58,6 +46,17 @@ from numerics.problems import Problem, check_batch_size, sqrt_psd
 from numerics.rng import DEFAULT_CHUNK_SIZE, Chunk, run_chunked
 from numerics.schedules import Constant, Schedule
 from numerics.sdde import _step
+from numerics.update_rules import ASGDRule
+from numerics.validation import (
+    check_delay_model,
+    check_positive_float,
+    check_positive_int,
+    check_schedule,
+    initial_history,
+    initial_point,
+    problem_check,
+    record_indices,
+)
 
 __all__ = ["COUPLINGS", "CoupledResult", "simulate_coupled", "wasserstein1_1d"]
 
@@ -167,8 +166,12 @@ def simulate_coupled(
         )
         v = np.linalg.eigh(Sigma_star)[1][:, -1]
         perm = np.argsort(dev @ v, kind="stable")
+    # the ASGD side is the one update rule of numerics.update_rules (delay read and noise are
+    # coupled here, so the rule contributes its update and its step sizes)
+    rule = ASGDRule(eta, delay=delay, schedule=schedule, b=b, replace=replace)
     kw = dict(
         problem=problem,
+        rule=rule,
         eta=eta,
         delta=delta,
         K=K,
@@ -230,6 +233,7 @@ def _coupled_chunk(
     chunk: Chunk,
     *,
     problem: Problem,
+    rule: ASGDRule,
     eta: float,
     delta: float,
     K: int,
@@ -253,7 +257,7 @@ def _coupled_chunk(
     P, d, l = chunk.size, problem.d, delay.l
     x0c = x0 if x0.shape[0] == 1 else x0[chunk.start : chunk.stop]
     hc = None if hist is None else hist[::m]
-    ra, rs = RingBuffer(l + 1, P, d), RingBuffer(l + 1, P, d)
+    ra, rs = RingBuffer(rule.window, P, d), RingBuffer(l + 1, P, d)
     ra.fill(x0c, hc)
     rs.fill(x0c, hc)
     rf = None
@@ -314,10 +318,8 @@ def _coupled_chunk(
             else:
                 g = problem.stochastic_grad(Xa, b, rng, replace)
                 z = rng.standard_normal((P, d))
-            # ---- ASGD Eq. (4)
-            new = ra.next_slot(j)
-            np.multiply(g, -eta * u, out=new)
-            new += ra.current()
+            # ---- ASGD Eq. (4): the update rule
+            new = rule.apply(ra, j, g, eta * u)
             flag_divergence(new, div, j + 1)
             ra.advance()
             # ---- EM scheme of Eq. (6): x~_{k+1} = x~_k - eta u grad F + eta u sigma z
