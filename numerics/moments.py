@@ -72,9 +72,11 @@ from theory.errors import InputError
 
 __all__ = [
     "CouplingMoments",
+    "LagMomentResult",
     "LeastSquaresNoise",
     "MomentInputError",
     "MomentResult",
+    "asgd_lag_moments_for",
     "asgd_moments_for",
     "capped_delay_probabilities",
     "constant_delay_probabilities",
@@ -82,9 +84,11 @@ __all__ = [
     "em_coupling_moments",
     "em_scheme_moments",
     "least_squares_asgd_moments",
+    "linear_sdde_em_lag_moments",
     "linear_sdde_em_moments",
     "minibatch_noise_covariance",
     "quadratic_asgd_moments",
+    "rule_lag_moments",
     "rule_moments",
     "sdde_coupling_moments_for",
     "sdde_em_moments_for",
@@ -143,6 +147,63 @@ class MomentResult:
     def variance(self) -> np.ndarray:
         r"""$E\|x_k - E x_k\|^2 = \operatorname{tr}\operatorname{Cov}(x_k)$."""
         return np.trace(self.cov, axis1=1, axis2=2)
+
+
+@dataclass(frozen=True)
+class LagMomentResult:
+    r"""Exact lag moments $E[e_ke_{k-j}^\top]$ of a linear recursion, $e = x - x^*$.
+
+    Attributes:
+        steps, times: recorded steps $k$ and their times.
+        lag: $j$, in steps of the recursion (fine steps for the Euler–Maruyama scheme).
+        mean, mean_lagged: $E x_k$ and $E x_{k-j}$, `(r, d)` (before the start: the initial
+            segment, constant $x_0$ by default).
+        cov: $\operatorname{Cov}x_k$, `(r, d, d)`.
+        cross_cov: $\operatorname{Cov}(x_k, x_{k-j})$, `(r, d, d)`.
+        x_star, Q: the minimiser and the Hessian.
+    """
+
+    steps: np.ndarray
+    times: np.ndarray
+    lag: int
+    mean: np.ndarray
+    mean_lagged: np.ndarray
+    cov: np.ndarray
+    cross_cov: np.ndarray
+    x_star: np.ndarray
+    Q: np.ndarray
+
+    @property
+    def second_moment(self) -> np.ndarray:
+        r"""$E[e_ke_k^\top]$, `(r, d, d)`."""
+        e = self.mean - self.x_star
+        return self.cov + e[:, :, None] * e[:, None, :]
+
+    @property
+    def cross_moment(self) -> np.ndarray:
+        r"""$E[e_ke_{k-j}^\top]$, `(r, d, d)`."""
+        e = self.mean - self.x_star
+        el = self.mean_lagged - self.x_star
+        return self.cross_cov + e[:, :, None] * el[:, None, :]
+
+
+def _lag_result(
+    res: MomentResult, lag: int, lag_mean_e: np.ndarray, lag_cross_e: np.ndarray
+) -> LagMomentResult:
+    """Centre the recorded $E e_{k-j}$, $E[e_ke_{k-j}^T]$ (in e = x - x*) into a result."""
+    e = res.mean - res.x_star
+    cross_cov = lag_cross_e - e[:, :, None] * lag_mean_e[:, None, :]
+    return LagMomentResult(
+        steps=res.steps,
+        times=res.times,
+        lag=int(lag),
+        mean=res.mean,
+        mean_lagged=lag_mean_e + res.x_star,
+        cov=res.cov,
+        cross_cov=cross_cov,
+        x_star=res.x_star,
+        Q=res.Q,
+    )
 
 
 @dataclass(frozen=True)
@@ -727,6 +788,28 @@ def em_scheme_moments(
     Cost: one-hot $q$ rows take one ring update per substep; a random $q$ with $m > 1$ takes one
     copy of the ring per delay value per coarse step.
     """
+    return _em_propagate(
+        Q, x_star, q, eta, delta, U, K, substeps, noise, x0, xi, record, k0, lag=None
+    )[0]
+
+
+def _em_propagate(
+    Q: np.ndarray,
+    x_star: np.ndarray,
+    q: np.ndarray,
+    eta: float,
+    delta: float,
+    U: float | np.ndarray | Callable[[float], float],
+    K: int,
+    substeps: int,
+    noise: np.ndarray | LeastSquaresNoise | None,
+    x0: np.ndarray | None,
+    xi: np.ndarray | Callable[[float], np.ndarray] | None,
+    record: Iterable[int] | None,
+    k0: int,
+    lag: int | None,
+) -> tuple[MomentResult, np.ndarray | None, np.ndarray | None]:
+    """The EM recursion; with `lag` (fine steps) also $E e_{j-lag}$, $E[e_je_{j-lag}^T]$."""
     Q = _check_square("Q", Q)
     d = Q.shape[0]
     x_star = np.asarray(x_star, dtype=float).reshape(d)
@@ -747,16 +830,22 @@ def em_scheme_moments(
         s_grid = -np.arange(L, -1, -1) * (delta / m)
         xi = np.array([np.asarray(xi(s), dtype=float).reshape(d) for s in s_grid])
     history = _initial_history(x0, xi, x_star, d, L)
+    if lag is not None and _check_lag(lag) > L:  # older than the segment: its first value
+        history = np.concatenate([np.repeat(history[:1], lag - L, axis=0), history])
     noise_at, _kind = _noise_callable(noise, x_star, d, K * m)
     rec = _records(record, K)
     ring = _Ring(history)
-    means, covs = [], []
+    means, covs, lag_means, lag_cross = [], [], [], []
     rec_list = set(rec.tolist())
     for k in range(K + 1):
         if k in rec_list:
             mu, P = ring.current()
             means.append(mu + x_star)
             covs.append(P - np.outer(mu, mu))
+            if lag is not None:
+                s0, sl = ring.slot(0), ring.slot(lag)
+                lag_means.append(ring.mean[sl].copy())
+                lag_cross.append(ring.P[s0, sl].copy())
         if k == K:
             break
         js = np.flatnonzero(qa[k])
@@ -768,7 +857,7 @@ def em_scheme_moments(
                 ring.step(h, (eta * Ua[j]) ** 2 / m, js * m, ws, Q, noise_at(j))
         else:
             ring = _mix_block(ring, js, ws, m, k, eta, Ua, Q, noise_at)
-    return MomentResult(
+    res = MomentResult(
         steps=rec + k0,
         times=(rec + k0) * float(delta),
         mean=np.array(means).reshape(-1, d),
@@ -776,6 +865,9 @@ def em_scheme_moments(
         x_star=x_star,
         Q=Q,
     )
+    if lag is None:
+        return res, None, None
+    return res, np.array(lag_means).reshape(-1, d), np.array(lag_cross).reshape(-1, d, d)
 
 
 def _mix_block(
@@ -1265,3 +1357,125 @@ def linear_sdde_em_moments(
         xi=hist,
         record=record,
     )
+
+
+def rule_lag_moments(
+    problem: Any,
+    rule: ASGDRule,
+    *,
+    K: int,
+    lag: int,
+    x0: np.ndarray | None = None,
+    xi: Any = None,
+    delta: float | None = None,
+    record: Iterable[int] | None = None,
+) -> LagMomentResult:
+    r"""Exact $E[e_ke_{k-j}^\top]$ and $E[e_ke_k^\top]$ of an update rule on a quadratic.
+
+    The stacked state $(e_k, \dots, e_{k-L})$ of the companion recursion carries every block
+    $E[e_ke_{k-i}^\top]$; the ring is widened to $L \ge j$ when the lag exceeds the delay bound.
+    For $k < j$ the lagged iterate is the initial segment (constant $x_0$ without `xi`).
+    Arguments as :func:`rule_moments`; `lag` $= j \ge 0$ in steps.
+    """
+    res, lm, lc = _rule_propagate(problem, rule, K, x0, xi, delta, record, _check_lag(lag))
+    return _lag_result(res, lag, lm, lc)
+
+
+def asgd_lag_moments_for(
+    problem: Any,
+    *,
+    lag: int,
+    eta: float,
+    K: int,
+    delay: Any = None,
+    schedule: Any = None,
+    b: int = 1,
+    replace: bool = True,
+    noise: str = "minibatch",
+    sigma_at: str = "x_star",
+    x0: np.ndarray | None = None,
+    xi: Any = None,
+    delta: float | None = None,
+    record: Iterable[int] | None = None,
+) -> LagMomentResult:
+    r"""$E[e_ke_{k-j}^\top]$ of what `simulate_asgd` simulates (same arguments as
+    :func:`asgd_moments_for`, plus `lag` $= j$). With a constant delay $l$ and `lag=l`, this is
+    the cross-moment of the current and the delayed read of Eq. (4)."""
+    rule = ASGDRule(
+        eta,
+        delay=delay,
+        schedule=schedule,
+        b=b,
+        replace=replace,
+        noise=noise,
+        sigma_at=sigma_at,
+    )
+    return rule_lag_moments(problem, rule, K=K, lag=lag, x0=x0, xi=xi, delta=delta, record=record)
+
+
+def linear_sdde_em_lag_moments(
+    A: np.ndarray | float,
+    G: np.ndarray | float,
+    *,
+    tau: float,
+    delta: float,
+    K: int,
+    substeps: int = 1,
+    lag: float | None = None,
+    x_star: np.ndarray | None = None,
+    x0: np.ndarray | None = None,
+    xi: Any = None,
+    record: Iterable[int] | None = None,
+) -> LagMomentResult:
+    r"""Exact $E[e(t_k)e(t_k - s)^\top]$ of the Euler–Maruyama scheme of
+    $dX = -A(X(t-\tau) - x^*)dt + G\,dB$ (as :func:`linear_sdde_em_moments`; step
+    $h = \delta/m$), $s$ = `lag` in *time* (default $\tau$), a multiple of $h$.
+
+    The lag in the result is in fine steps, $sm/\delta$. As $m \to \infty$ the moments
+    converge to :func:`numerics.linear_sdde.linear_sdde_lag_moments` (weak order 1 for this
+    additive-noise linear equation).
+
+    Raises:
+        MomentInputError: `tau` or `lag` not a multiple of the step.
+    """
+    A = np.atleast_2d(np.asarray(A, dtype=float))
+    d = A.shape[0]
+    Ga = np.atleast_2d(np.asarray(G, dtype=float))
+    if Ga.shape[0] != d:
+        raise MomentInputError("G", Ga.shape, f"must have d={d} rows", "pass G of shape (d, r)")
+    if not (np.isfinite(delta) and delta > 0):
+        raise MomentInputError("delta", delta, "must be > 0", "pass the time step delta > 0")
+    if not (isinstance(substeps, (int, np.integer)) and substeps >= 1):
+        raise MomentInputError("substeps", substeps, "must be an integer >= 1", "pass m >= 1")
+    l = round(tau / delta)
+    if tau < 0 or abs(l * delta - tau) > 1e-9 * max(tau, delta):
+        raise MomentInputError(
+            "tau", tau, f"must be l * delta (delta={delta})", "pick delta = tau/l"
+        )
+    s = float(tau if lag is None else lag)
+    h = delta / substeps
+    j = round(s / h)
+    if not np.isfinite(s) or s < 0 or abs(j * h - s) > 1e-9 * max(s, h):
+        raise MomentInputError(
+            "lag", lag, f"must be a non-negative multiple of the step {h}", "pick lag = j h"
+        )
+    xs = np.zeros(d) if x_star is None else np.asarray(x_star, dtype=float).reshape(d)
+    x0a = xs if x0 is None else x0
+    hist = initial_history(xi, l, d, scale=substeps, step=delta)
+    res, lm, lc = _em_propagate(
+        A,
+        xs,
+        constant_delay_probabilities(l),
+        delta,
+        delta,
+        1.0,
+        K,
+        substeps,
+        Ga @ Ga.T / delta,
+        x0a,
+        hist,
+        record,
+        0,
+        lag=j,
+    )
+    return _lag_result(res, j, lm, lc)
