@@ -33,6 +33,17 @@ shift. The blocks live in a ring buffer (no copy for the shift), so a step costs
 $O(|\mathrm{supp}\,q|\,(l+1)d^2 + (l+1)d^3)$ instead of the dense $O((l+1)^4 d^3)$.
 Everything is exact up to floating-point rounding (no sampling, no truncation).
 
+**Update rules.** The step is the rule's (`numerics.update_rules.ASGDRule.moment_step`):
+plain ASGD takes the update above; a linear multi-step rule
+$x_{k+1} = \sum_i c_ix_{k-i} - h_kg_k$ (heavy ball, `numerics.momentum`) the general
+`_Ring.step_combination`. :func:`rule_moments` propagates any rule object;
+:func:`asgd_moments_for` is it with a plain rule.
+
+**Lag cross-moments.** The ring holds every block $E[e_ke_{k-i}^\top]$, $i \le L$, so
+$E[e_ke_{k-j}^\top]$ (e.g. $j = l$, the current and the delayed read) is read off it
+(:func:`rule_lag_moments`, :func:`asgd_lag_moments_for`, :func:`linear_sdde_em_lag_moments`);
+for $j > l$ the ring is widened.
+
 **Start (paper footnote 2).** Without an initial segment, the delay at step $k < l$ is
 $\min(l_k, k)$: the probability mass of $q$ above $k$ moves to $k$. This equals supplying the
 constant segment $x_{-l} = \dots = x_{-1} = x_0$ (both read $x_0$). With `xi` given, no cap.

@@ -172,3 +172,18 @@ def test_coupled_simulator_asgd_side_is_the_rule():
     m = rule_moments(q, ASGDRule(0.1, delay=ConstantDelay(2), noise="none"), K=20,
                      x0=[2.0, 1.0], record=[20])  # fmt: skip
     np.testing.assert_allclose(c.x_asgd, np.broadcast_to(m.mean[0], (4, 2)), rtol=1e-13)
+
+
+def test_rules_survive_pickling_for_process_executors():
+    # process pools and dask pickle the chunk function with its rule
+    import pickle
+
+    def via_pickle(fn, cs):
+        return [pickle.loads(pickle.dumps(fn))(pickle.loads(pickle.dumps(c))) for c in cs]
+
+    p = _ls()
+    for rule in (ASGDRule(0.1, delay=RandomDelay(2), b=2),
+                 HeavyBallRule(0.1, beta=0.3, delay=RandomDelay(2), b=2)):  # fmt: skip
+        a = simulate_rule(p, rule, K=10, paths=300, seed=2, chunk_size=64)
+        b = simulate_rule(p, rule, K=10, paths=300, seed=2, chunk_size=64, map_fn=via_pickle)
+        assert a.x_final.tobytes() == b.x_final.tobytes()
