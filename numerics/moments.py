@@ -41,7 +41,8 @@ $x_{k+1} = \sum_i c_ix_{k-i} - h_kg_k$ (heavy ball, `numerics.momentum`) the gen
 
 **Lag cross-moments.** The ring holds every block $E[e_ke_{k-i}^\top]$, $i \le L$, so
 $E[e_ke_{k-j}^\top]$ (e.g. $j = l$, the current and the delayed read) is read off it
-(:func:`rule_lag_moments`, :func:`asgd_lag_moments_for`, :func:`linear_sdde_em_lag_moments`);
+(:func:`rule_lag_moments`, :func:`asgd_lag_moments_for`, :func:`sdde_em_lag_moments_for`,
+:func:`linear_sdde_em_lag_moments`);
 for $j > l$ the ring is widened.
 
 **Start (paper footnote 2).** Without an initial segment, the delay at step $k < l$ is
@@ -102,6 +103,7 @@ __all__ = [
     "rule_lag_moments",
     "rule_moments",
     "sdde_coupling_moments_for",
+    "sdde_em_lag_moments_for",
     "sdde_em_moments_for",
     "sgd_warmup_delay_probabilities",
 ]
@@ -1487,6 +1489,67 @@ def linear_sdde_em_lag_moments(
         hist,
         record,
         0,
+        lag=j,
+    )
+    return _lag_result(res, j, lm, lc)
+
+
+def sdde_em_lag_moments_for(
+    problem: Any,
+    *,
+    eta: float,
+    K: int,
+    delta: float | None = None,
+    lag: float | None = None,
+    delay: Any = None,
+    schedule: Any = None,
+    b: int = 1,
+    sigma_at: str = "x_star",
+    noise: bool = True,
+    substeps: int = 1,
+    x0: np.ndarray | None = None,
+    xi: Any = None,
+    record: Iterable[int] | None = None,
+) -> LagMomentResult:
+    r"""$E[e(t_k)e(t_k - s)^\top]$ of the Euler–Maruyama scheme of Eq. (6) as `simulate_sdde`
+    runs it (arguments as :func:`sdde_em_moments_for`), $s$ = `lag` in *time* (default
+    $\tau = l\delta$), a multiple of the step $\delta/m$; the result's `lag` is in fine steps.
+    Before the start the lagged value is the initial segment (constant $x_0$ by default).
+
+    Raises:
+        MomentInputError: `lag` not a non-negative multiple of $\delta/m$.
+    """
+    Q, x_star = _problem_quadratic(problem)
+    delta = float(eta if delta is None else delta)
+    delay = NoDelay() if delay is None else delay
+    schedule = Constant() if schedule is None else schedule
+    if not (isinstance(substeps, (int, np.integer)) and substeps >= 1):
+        raise MomentInputError("substeps", substeps, "must be an integer >= 1", "pass m >= 1")
+    h = delta / substeps
+    s = float(delay.l * delta if lag is None else lag)
+    j = round(s / h) if np.isfinite(s) else -1
+    if not np.isfinite(s) or s < 0 or abs(j * h - s) > 1e-9 * max(s, h):
+        raise MomentInputError(
+            "lag", lag, f"must be a non-negative multiple of the step {h}", "pick lag = j h"
+        )
+    k0 = int(schedule.k0)
+    q = np.array([delay.probabilities(int(k)) for k in k0 + np.arange(max(K, 1))])
+    hist = initial_history(xi, delay.l, problem.d, scale=substeps, step=delta)
+    model = _problem_noise(problem, "gaussian" if noise else "none", sigma_at, b, True)
+    res, lm, lc = _em_propagate(
+        Q,
+        x_star,
+        q,
+        eta,
+        delta,
+        lambda t: float(schedule.U(t, delta)),
+        K,
+        substeps,
+        model,
+        x0,
+        hist,
+        record,
+        k0,
         lag=j,
     )
     return _lag_result(res, j, lm, lc)

@@ -35,9 +35,10 @@ from numerics.moments import (
     asgd_lag_moments_for,
     asgd_moments_for,
     linear_sdde_em_lag_moments,
+    sdde_em_lag_moments_for,
 )
 from numerics.problems import LeastSquares
-from numerics.sdde import simulate_linear_sdde
+from numerics.sdde import simulate_linear_sdde, simulate_sdde
 
 Z = 4.0
 A2 = np.array([[1.0, 0.3], [0.3, 0.6]])
@@ -182,3 +183,24 @@ def test_bad_lag_is_named():
         asgd_lag_moments_for(_ls(), lag=-1, eta=0.1, K=3)
     with pytest.raises(MomentInputError):
         linear_sdde_em_lag_moments(1.0, 1.0, tau=0.5, delta=0.1, K=3, lag=0.05)
+
+
+def test_sdde_em_lag_moments_equal_the_gaussian_asgd_recursion():
+    # one EM step of Eq. (6) with delta = eta is Eq. (5) (R1), so the coarse scheme's lag moments
+    # are those of the Gaussian surrogate; two code paths of numerics.moments
+    p, kw = _ls(), dict(eta=0.1, K=20, delay=ConstantDelay(3), b=2, x0=[2.0, 0.0])
+    em = sdde_em_lag_moments_for(p, lag=0.3, **kw)
+    sg = asgd_lag_moments_for(p, lag=3, noise="gaussian", **kw)
+    assert em.lag == sg.lag == 3
+    np.testing.assert_allclose(em.cross_moment, sg.cross_moment, rtol=1e-12, atol=1e-15)
+
+
+def test_sdde_em_fine_lag_moments_against_monte_carlo():
+    p, kw = _ls(), dict(eta=0.1, K=20, delay=ConstantDelay(2), b=2, x0=[2.0, 0.0])
+    r = sdde_em_lag_moments_for(p, substeps=2, record=[20], **kw)  # lag = tau = 0.2
+    assert r.lag == 4
+    sim = simulate_sdde(p, paths=40_000, seed=4, substeps=2, record_every=1, **kw)
+    e = sim.fine_trajectory - p.x_star  # fine solution at the coarse times
+    _mc_cross(e[20], e[18], r.cross_moment[0])
+    with pytest.raises(MomentInputError):
+        sdde_em_lag_moments_for(p, lag=0.07, substeps=2, **kw)
