@@ -620,6 +620,7 @@ def quadratic_asgd_moments(
     return _propagate(Q, x_star, q, eta, u, K, noise, x0, xi, record, combination, lag=None)[0]
 
 
+@np.errstate(over="ignore", invalid="ignore")
 def _propagate(
     Q: np.ndarray,
     x_star: np.ndarray,
@@ -806,6 +807,7 @@ def em_scheme_moments(
     )[0]
 
 
+@np.errstate(over="ignore", invalid="ignore")
 def _em_propagate(
     Q: np.ndarray,
     x_star: np.ndarray,
