@@ -26,21 +26,23 @@ from typing import Any
 import numpy as np
 
 from numerics.delays import DelayModel, NoDelay
-from numerics.errors import (
-    BatchSizeError,
-    DelayError,
-    DimensionError,
-    InitialSegmentError,
-    InputError,
-    PathsError,
-    ScheduleError,
-    StepSizeError,
-)
-from numerics.problems import Problem, check_batch_size, sqrt_psd
+from numerics.errors import BatchSizeError, InputError, PathsError, StepSizeError
+from numerics.problems import Problem, check_batch_size
 from numerics.rng import DEFAULT_CHUNK_SIZE, Chunk, run_chunked
 from numerics.schedules import Constant, Schedule
+from numerics.update_rules import ASGDRule, PreparedNoise, state_noise
+from numerics.validation import (
+    check_delay_model,
+    check_positive_float,
+    check_positive_int,
+    check_schedule,
+    initial_history,
+    initial_point,
+    problem_check,
+    record_indices,
+)
 
-__all__ = ["SimulationResult", "simulate_asgd"]
+__all__ = ["SimulationResult", "simulate_asgd", "simulate_rule", "state_noise"]
 
 #: Method metadata as data.
 ASGD_METHOD: dict[str, Any] = {"name": "ASGD Eq. (4)", "exact": True, "monte_carlo": True}
@@ -155,36 +157,32 @@ def simulate_asgd(
     b = check_batch_size(b, problem.n, replace)
     delta = eta if delta is None else check_positive_float("delta", delta)
     paths = check_positive_int("paths", paths, PathsError)
-    x0a = initial_point(x0, problem.d, paths)
-    hist = initial_history(xi, delay.l, problem.d, scale=1, step=delta)
-    rec = record_indices(K, record_every)
-    sigma_const = None
-    if noise == "gaussian" and sigma_at == "x_star":
-        sigma_const = sqrt_psd(problem.Sigma(problem.x_star) / b)
-    if noise == "minibatch" and problem.n is not None and problem.n < 1:
-        raise BatchSizeError("n", problem.n, "empty sample set", "give data")
-    kw = dict(
-        problem=problem,
-        eta=eta,
-        K=K,
-        x0=x0a,
-        hist=hist,
+    rule = ASGDRule(
+        eta,
         delay=delay,
         schedule=schedule,
         b=b,
         replace=replace,
         noise=noise,
-        sigma_const=sigma_const,
-        rec=rec,
+        sigma_at=sigma_at,
+    )
+    if noise == "minibatch" and problem.n is not None and problem.n < 1:
+        raise BatchSizeError("n", problem.n, "empty sample set", "give data")
+    res = _run_rule(
+        problem,
+        rule,
+        K=K,
+        paths=paths,
+        seed=seed,
+        x0=x0,
+        xi=xi,
+        delta=delta,
+        record_every=record_every,
         return_delays=return_delays,
+        chunk_size=chunk_size,
+        map_fn=map_fn,
     )
-    out = run_chunked(
-        functools.partial(_asgd_chunk, **kw), seed, paths, chunk_size, map_fn=map_fn, axis=0
-    )
-    x_final, traj, delays, div = out
-    k0 = schedule.k0
-    steps = k0 + rec
-    meta = {
+    res.meta = {
         **ASGD_METHOD,
         "noise": noise,
         "sampling": "with replacement" if replace else "without replacement",
@@ -195,12 +193,120 @@ def simulate_asgd(
         "K": K,
         "delay": repr(delay),
         "schedule": repr(schedule),
-        "initial_segment": "given" if hist is not None else "footnote-2 cap (= constant xi = x0)",
+        "initial_segment": res.meta["initial_segment"],
         "seed": seed,
         "paths": paths,
         "chunk_size": chunk_size,
-        "k0": k0,
+        "k0": schedule.k0,
     }
+    return res
+
+
+def simulate_rule(
+    problem: Problem,
+    rule: ASGDRule,
+    *,
+    K: int,
+    paths: int,
+    seed: int | np.random.SeedSequence,
+    x0: Any = None,
+    xi: Any = None,
+    delta: float | None = None,
+    record_every: int | None = None,
+    return_delays: bool = False,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    map_fn: Callable | None = None,
+) -> SimulationResult:
+    """Simulate `paths` runs of any update rule (`numerics.update_rules.ASGDRule` or a subclass).
+
+    `simulate_asgd(problem, eta=..., delay=..., ...)` is
+    `simulate_rule(problem, ASGDRule(eta, delay=..., ...), ...)` (bit for bit). Arguments as in
+    `simulate_asgd`; `delta` defaults to `rule.eta`. If the rule reads further back than the
+    delay bound (momentum: `x_{k-1}`), an initial segment `xi` of `l+1` iterates is extended
+    to the left with its first value (zero initial velocity).
+
+    Raises:
+        InputError: `rule` is not an `ASGDRule`; plus the input errors of `simulate_asgd`.
+    """
+    problem_check(problem)
+    if not isinstance(rule, ASGDRule):
+        raise InputError(
+            "rule", rule, "must be a numerics.update_rules.ASGDRule", "use ASGDRule(eta, ...)"
+        )
+    K = check_positive_int("K", K, StepSizeError)
+    rule.check_problem(problem)
+    delta = rule.eta if delta is None else check_positive_float("delta", delta)
+    paths = check_positive_int("paths", paths, PathsError)
+    res = _run_rule(
+        problem,
+        rule,
+        K=K,
+        paths=paths,
+        seed=seed,
+        x0=x0,
+        xi=xi,
+        delta=delta,
+        record_every=record_every,
+        return_delays=return_delays,
+        chunk_size=chunk_size,
+        map_fn=map_fn,
+    )
+    res.meta.update(
+        {
+            **rule.describe(),
+            "noise": rule.noise,
+            "b": rule.b,
+            "eta": rule.eta,
+            "delta": delta,
+            "K": K,
+            "delay": repr(rule.delay),
+            "schedule": repr(rule.schedule),
+            "seed": seed,
+            "paths": paths,
+            "chunk_size": chunk_size,
+            "k0": rule.k0,
+        }
+    )
+    return res
+
+
+def _run_rule(
+    problem: Problem,
+    rule: ASGDRule,
+    *,
+    K: int,
+    paths: int,
+    seed: int | np.random.SeedSequence,
+    x0: Any,
+    xi: Any,
+    delta: float,
+    record_every: int | None,
+    return_delays: bool,
+    chunk_size: int,
+    map_fn: Callable | None,
+) -> SimulationResult:
+    """The shared driver: validated inputs -> chunks -> `SimulationResult` (meta minimal)."""
+    x0a = initial_point(x0, problem.d, paths)
+    hist = initial_history(xi, rule.delay.l, problem.d, scale=1, step=delta)
+    if hist is not None and hist.shape[0] < rule.window:
+        hist = np.concatenate([np.repeat(hist[:1], rule.window - hist.shape[0], axis=0), hist])
+    rec = record_indices(K, record_every)
+    kw = dict(
+        problem=problem,
+        rule=rule,
+        prep=rule.prepare(problem),
+        K=K,
+        x0=x0a,
+        hist=hist,
+        rec=rec,
+        return_delays=return_delays,
+    )
+    out = run_chunked(
+        functools.partial(_rule_chunk, **kw), seed, paths, chunk_size, map_fn=map_fn, axis=0
+    )
+    x_final, traj, delays, div = out
+    k0 = rule.k0
+    steps = k0 + rec
     return SimulationResult(
         x_final=x_final,
         steps=steps,
@@ -208,79 +314,48 @@ def simulate_asgd(
         trajectory=None if record_every is None else np.moveaxis(traj, 0, 1),
         delays=None if not return_delays else delays.T,
         diverged_from_step=np.where(div >= 0, div + k0, -1),
-        meta=meta,
+        meta={
+            "initial_segment": "given"
+            if hist is not None
+            else "footnote-2 cap (= constant xi = x0)"
+        },
     )
 
 
-def _asgd_chunk(
+def _rule_chunk(
     chunk: Chunk,
     *,
     problem: Problem,
-    eta: float,
+    rule: ASGDRule,
+    prep: PreparedNoise,
     K: int,
     x0: np.ndarray,
     hist: np.ndarray | None,
-    delay: DelayModel,
-    schedule: Schedule,
-    b: int,
-    replace: bool,
-    noise: str,
-    sigma_const: np.ndarray | None,
     rec: np.ndarray,
     return_delays: bool,
 ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None, np.ndarray]:
-    """One chunk of `simulate_asgd`; outputs have the path axis first."""
+    """One chunk of `simulate_rule`; outputs have the path axis first."""
     rng = chunk.generator()
-    P, d, l = chunk.size, problem.d, delay.l
-    ring = RingBuffer(l + 1, P, d)
+    P, d = chunk.size, problem.d
+    ring = RingBuffer(rule.window, P, d)
     ring.fill(x0 if x0.shape[0] == 1 else x0[chunk.start : chunk.stop], hist)
-    k0 = schedule.k0
-    u = schedule.u(np.arange(k0, k0 + K))
+    hs = rule.step_sizes(K)
     div = np.full(P, -1, dtype=np.int64)
     traj = np.empty((P, len(rec), d)) if len(rec) > 1 else None
     delays = np.empty((P, K), dtype=np.int64) if return_delays else None
-    lscalar = None if delay.is_random else delay.draw_block(k0, K, 1, None)[:, 0]
-    blockwise = problem.n is not None and type(problem).stochastic_grad is Problem.stochastic_grad
-    rows = max(1, (1 << 15) // (b * d))
+    plan = rule.delay_plan(K)
+    capped = hist is None
     r = 0
     if traj is not None and rec[0] == 0:
         traj[:, 0] = ring.current()
         r = 1
     with np.errstate(all="ignore"):
         for j in range(K):
-            if delay.is_random:
-                lk = delay.draw(k0 + j, P, rng)
-                if hist is None:
-                    lk = np.minimum(lk, j)
-            else:  # deterministic delays: one scalar per step
-                lk = int(lscalar[j]) if hist is not None else min(int(lscalar[j]), j)
+            lk = rule.read_delay(j, P, rng, plan, capped)
             if delays is not None:
                 delays[:, j] = lk
-            Xdel = ring.delayed(j, lk)
-            h = eta * u[j]
-            if noise == "minibatch" and blockwise:
-                # same random stream as the default stochastic_grad; the gather-heavy gradient
-                # is computed in row blocks that fit in cache (no effect on the result)
-                idx = problem.sample_indices(rng, P, b, replace)
-                g = np.empty((P, d))
-                for s0 in range(0, P, rows):
-                    g[s0 : s0 + rows] = problem.minibatch_grad(
-                        Xdel[s0 : s0 + rows], idx[s0 : s0 + rows]
-                    )
-            elif noise == "minibatch":
-                g = problem.stochastic_grad(Xdel, b, rng, replace)
-            elif noise == "none":
-                g = problem.grad(Xdel)
-            else:
-                Z = rng.standard_normal((P, d))
-                g = problem.grad(Xdel)
-                if sigma_const is not None:
-                    g -= Z @ sigma_const.T
-                else:
-                    g -= state_noise(problem, Xdel, Z, b)
-            new = ring.next_slot(j)
-            np.multiply(g, -h, out=new)
-            new += ring.current()
+            g = rule.gradient(problem, ring.delayed(j, lk), rng, prep)
+            new = rule.apply(ring, j, g, hs[j])
             flag_divergence(new, div, j + 1)
             ring.advance()
             if traj is not None and r < len(rec) and rec[r] == j + 1:
@@ -349,108 +424,3 @@ def flag_divergence(new: np.ndarray, div: np.ndarray, step: int) -> None:
         fresh = bad & (div < 0)
         div[fresh] = step
         new[bad] = np.nan
-
-
-def state_noise(problem: Problem, Xdel: np.ndarray, Z: np.ndarray, b: int) -> np.ndarray:
-    """`sigma(Xdel) Z` per path with `sigma` the PSD root of `Sigma(Xdel)/b` (NaN rows -> NaN)."""
-    out = np.full_like(Z, np.nan)
-    ok = np.isfinite(Xdel).all(axis=1)
-    if ok.any():
-        roots = sqrt_psd(problem.Sigma_batch(Xdel[ok]) / b)
-        out[ok] = np.einsum("pij,pj->pi", roots, Z[ok])
-    return out
-
-
-def problem_check(problem: Any) -> None:
-    """Raise `InputError` unless `problem` is a `Problem`."""
-    if not isinstance(problem, Problem):
-        raise InputError("problem", problem, "must be a numerics.problems.Problem", "wrap F")
-
-
-def check_positive_float(name: str, value: Any) -> float:
-    """A finite float > 0, else `StepSizeError`."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
-        raise StepSizeError(name, value, "must be a finite number > 0", f"pass {name} > 0")
-    if not np.isfinite(value) or value <= 0:
-        raise StepSizeError(name, value, "must be finite and > 0", f"pass {name} > 0")
-    return float(value)
-
-
-def check_positive_int(name: str, value: Any, err: type[InputError] = StepSizeError) -> int:
-    """An int >= 1, else `err`."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise err(name, value, "must be a positive integer", f"pass an int {name} >= 1")
-    if value < 1:
-        raise err(name, value, "must be >= 1", f"pass an int {name} >= 1")
-    return int(value)
-
-
-def check_delay_model(delay: Any) -> DelayModel:
-    """A `DelayModel`, else `DelayError`."""
-    if not isinstance(delay, DelayModel):
-        raise DelayError(
-            "delay", delay, "must be a DelayModel", "use NoDelay(), ConstantDelay(l), ..."
-        )
-    return delay
-
-
-def check_schedule(schedule: Any) -> Schedule:
-    """A `Schedule`, else `ScheduleError`."""
-    if not isinstance(schedule, Schedule):
-        raise ScheduleError("schedule", schedule, "must be a Schedule", "use Constant(), ...")
-    return schedule
-
-
-def initial_point(x0: Any, d: int, paths: int) -> np.ndarray:
-    """`x0` as (1, d) or (paths, d); default 0. Raises DimensionError, InitialSegmentError."""
-    if x0 is None:
-        return np.zeros((1, d))
-    xa = np.asarray(x0, dtype=float)
-    if xa.ndim <= 1 and xa.size == d:
-        xa = xa.reshape(1, d)
-    if xa.ndim != 2 or xa.shape[1] != d or xa.shape[0] not in (1, paths):
-        raise DimensionError("x0", xa.shape, f"must have shape (d={d},) or (paths, d)", "fix x0")
-    if not np.all(np.isfinite(xa)):
-        raise InitialSegmentError("x0", x0, "must be finite", "pass finite values")
-    return xa
-
-
-def initial_history(
-    xi: Any, l: int, d: int, scale: int = 1, step: float = 1.0
-) -> np.ndarray | None:
-    """Initial segment as an array (l*scale + 1, d) of values at `s = -l*step, ..., 0` on the grid
-    of spacing `step/scale`; `xi` is None, such an array ((l*scale+1,) allowed when d = 1), or a
-    callable `xi(s) -> (d,)`. Raises `InitialSegmentError`."""
-    if xi is None:
-        return None
-    N = l * scale + 1
-    if callable(xi):
-        s = np.linspace(-l * step, 0.0, N)
-        try:
-            H = np.array([np.asarray(xi(si), dtype=float).reshape(-1) for si in s])
-        except Exception as exc:
-            raise InitialSegmentError(
-                "xi", xi, f"callable failed on [-tau, 0]: {exc}", "return a (d,) array"
-            ) from exc
-    else:
-        H = np.asarray(xi, dtype=float)
-        if H.ndim == 1 and d == 1:
-            H = H[:, None]
-    if H.ndim != 2 or H.shape != (N, d):
-        raise InitialSegmentError(
-            "xi", np.shape(H), f"must have shape ({N}, {d}) (values at s = -tau..0)", "fix xi"
-        )
-    if not np.all(np.isfinite(H)):
-        raise InitialSegmentError("xi", xi, "must be finite", "pass finite values")
-    return H
-
-
-def record_indices(K: int, record_every: int | None) -> np.ndarray:
-    """Relative step indices recorded: `[K]` if None, else `0, r, 2r, ..., K` (K always last)."""
-    if record_every is None:
-        return np.array([K], dtype=np.int64)
-    r = check_positive_int("record_every", record_every, PathsError)
-    idx = np.arange(0, K + 1, r, dtype=np.int64)
-    if idx[-1] != K:
-        idx = np.append(idx, K)
-    return idx

@@ -17,6 +17,19 @@ randomness, which the paper leaves open. All three processes are simulated toget
     coupling is comonotone along `v`: the largest minibatch noise goes with the largest Gaussian.
     (Requires a finite-sum problem and sampling with replacement; for `Quadratic`, whose noise is
     already Gaussian, the scheme and ASGD share the same normal draws exactly.)
+(b') `coupling="quantile-mean"`: the minibatch *mean* (not each sample) is paired with its
+    Gaussian — the quantile coupling of the minibatch sum. The samples are drawn as in ASGD
+    (i.i.d. uniform indices); their deviations projected on `v`, `D_i`, are put on a lattice of
+    spacing `h = (max D - min D)/G` (`G = MEAN_QUANTILE_GRID`), `k_i = round((D_i - min D)/h)`,
+    and the exact law of `S = sum_j k_{I_j}` is computed by convolution
+    (:func:`minibatch_sum_law`). With the randomised rank `R = P(S < s) + V P(S = s)`,
+    `V ~ U(0, 1)` fresh, `R ~ U(0, 1)` exactly (randomised probability integral transform), so
+    `z = Phi^{-1}(R) v + (I - v v^T) w` is N(0, I), independent across steps, and
+    `dB_k = sqrt(delta) z`. Along `v` the pair (minibatch sum, Gaussian) is comonotone, the
+    optimal (W1 and W2) coupling of the two 1-D laws up to the lattice rounding `b h/2` (none
+    when the `D_i` lie on the lattice, e.g. the two-point problem). As b grows the minibatch mean
+    approaches its Gaussian and the coupled distance shrinks (Berry–Esseen, ~ 1/sqrt(b)), which
+    the per-sample coupling (b) cannot do. Requires sampling with replacement.
 (c) `noise="independent"`: independent noise (and, with `share_delays=False`, independent
     delays).
 (d) `wasserstein1_1d`: the distance between the two laws from sorted samples (1-D); apply it to
@@ -33,19 +46,7 @@ from typing import Any
 import numpy as np
 from scipy import special
 
-from numerics.asgd import (
-    RingBuffer,
-    check_delay_model,
-    check_positive_float,
-    check_positive_int,
-    check_schedule,
-    flag_divergence,
-    initial_history,
-    initial_point,
-    problem_check,
-    record_indices,
-    state_noise,
-)
+from numerics.asgd import RingBuffer, flag_divergence, state_noise
 from numerics.delays import DelayModel, NoDelay
 from numerics.errors import (
     CouplingError,
@@ -58,10 +59,31 @@ from numerics.problems import Problem, check_batch_size, sqrt_psd
 from numerics.rng import DEFAULT_CHUNK_SIZE, Chunk, run_chunked
 from numerics.schedules import Constant, Schedule
 from numerics.sdde import _step
+from numerics.update_rules import ASGDRule
+from numerics.validation import (
+    check_delay_model,
+    check_positive_float,
+    check_positive_int,
+    check_schedule,
+    initial_history,
+    initial_point,
+    problem_check,
+    record_indices,
+)
 
-__all__ = ["COUPLINGS", "CoupledResult", "simulate_coupled", "wasserstein1_1d"]
+__all__ = [
+    "COUPLINGS",
+    "CoupledResult",
+    "MinibatchSumLaw",
+    "minibatch_sum_law",
+    "simulate_coupled",
+    "wasserstein1_1d",
+]
 
-COUPLINGS = ("quantile", "independent")
+COUPLINGS = ("quantile", "independent", "quantile-mean")
+
+#: Lattice points across the range of the projected sample noise (quantile-mean coupling).
+MEAN_QUANTILE_GRID = 4096
 
 
 @dataclass
@@ -127,12 +149,13 @@ def simulate_coupled(
     """Simulate ASGD Eq. (4), the EM scheme of Eq. (6) and the fine SDDE together, per path.
 
     Arguments as in `simulate_asgd` / `simulate_sdde` (`delta` defaults to `eta`, choice (a));
-    `coupling` is `"quantile"` (b) or `"independent"` (c); the scheme and the fine solution
+    `coupling` is `"quantile"` (b, per sample), `"quantile-mean"` (b', the minibatch mean with
+    its Gaussian) or `"independent"` (c); the scheme and the fine solution
     always share the Brownian path (a). `share_delays` (default True) gives ASGD and the SDDE
     the same `l_k`.
 
     Raises:
-        CouplingError: unknown coupling, or `"quantile"` with sampling without replacement.
+        CouplingError: unknown coupling, or a quantile coupling with sampling without replacement.
         plus the input errors of `simulate_asgd`.
     """
     problem_check(problem)
@@ -148,7 +171,7 @@ def simulate_coupled(
     if sigma_at not in ("x_star", "state"):
         raise InputError("sigma_at", sigma_at, "unknown convention", "use 'x_star' or 'state'")
     b = check_batch_size(b, problem.n, replace)
-    if coupling == "quantile" and not replace and problem.n is not None:
+    if coupling in ("quantile", "quantile-mean") and not replace and problem.n is not None:
         raise CouplingError(
             "replace", replace, "the quantile coupling needs i.i.d. samples", "use replace=True"
         )
@@ -160,15 +183,23 @@ def simulate_coupled(
     Sigma_star = problem.Sigma(x_star)
     sigma_const = sqrt_psd(Sigma_star / b) if sigma_at == "x_star" else None
     perm = v = None
-    if coupling == "quantile" and problem.n is not None:
+    law = None
+    if coupling in ("quantile", "quantile-mean") and problem.n is not None:
         dev = (
             problem.grad(x_star[None, :])[0]
             - problem.sample_grads(x_star[None, :], np.arange(problem.n)[None, :])[0]
         )
         v = np.linalg.eigh(Sigma_star)[1][:, -1]
-        perm = np.argsort(dev @ v, kind="stable")
+        if coupling == "quantile":
+            perm = np.argsort(dev @ v, kind="stable")
+        else:
+            law = minibatch_sum_law(dev @ v, b)
+    # the ASGD side is the one update rule of numerics.update_rules (delay read and noise are
+    # coupled here, so the rule contributes its update and its step sizes)
+    rule = ASGDRule(eta, delay=delay, schedule=schedule, b=b, replace=replace)
     kw = dict(
         problem=problem,
+        rule=rule,
         eta=eta,
         delta=delta,
         K=K,
@@ -186,6 +217,7 @@ def simulate_coupled(
         record=record_every is not None,
         perm=perm,
         v=v,
+        law=law,
     )
     out = run_chunked(
         functools.partial(_coupled_chunk, **kw), seed, paths, chunk_size, map_fn=map_fn, axis=0
@@ -211,6 +243,7 @@ def simulate_coupled(
         "chunk_size": chunk_size,
         "k0": k0,
         "quantile_axis": None if v is None else v.tolist(),
+        "sum_lattice_step": None if law is None else law.h,
     }
     return CoupledResult(
         x_asgd=xa,
@@ -230,6 +263,7 @@ def _coupled_chunk(
     chunk: Chunk,
     *,
     problem: Problem,
+    rule: ASGDRule,
     eta: float,
     delta: float,
     K: int,
@@ -247,13 +281,14 @@ def _coupled_chunk(
     record: bool,
     perm: np.ndarray | None,
     v: np.ndarray | None,
+    law: MinibatchSumLaw | None = None,
 ) -> tuple:
     """One chunk of `simulate_coupled`; outputs have the path axis first."""
     rng = chunk.generator()
     P, d, l = chunk.size, problem.d, delay.l
     x0c = x0 if x0.shape[0] == 1 else x0[chunk.start : chunk.stop]
     hc = None if hist is None else hist[::m]
-    ra, rs = RingBuffer(l + 1, P, d), RingBuffer(l + 1, P, d)
+    ra, rs = RingBuffer(rule.window, P, d), RingBuffer(l + 1, P, d)
     ra.fill(x0c, hc)
     rs.fill(x0c, hc)
     rf = None
@@ -308,16 +343,22 @@ def _coupled_chunk(
                 W -= (W @ v)[..., None] * v
                 W += special.ndtri(np.maximum(Uq, 2.0**-60))[..., None] * v
                 z = W.sum(axis=1) / sqb
-            elif coupling == "quantile":
+            elif coupling == "quantile-mean" and n is not None:
+                idx = rng.integers(0, n, size=(P, b), dtype=np.int64)
+                g = problem.minibatch_grad(Xa, idx)
+                R = law.rank(law.k[idx].sum(axis=1), rng.random(P))
+                W = rng.standard_normal((P, d))
+                W -= (W @ v)[:, None] * v
+                W += special.ndtri(np.clip(R, 2.0**-60, 1.0 - 2.0**-53))[:, None] * v
+                z = W
+            elif coupling in ("quantile", "quantile-mean"):
                 z = rng.standard_normal((P, d))
                 g = problem.grad(Xa) - (z @ problem.noise_root.T) / sqb
             else:
                 g = problem.stochastic_grad(Xa, b, rng, replace)
                 z = rng.standard_normal((P, d))
-            # ---- ASGD Eq. (4)
-            new = ra.next_slot(j)
-            np.multiply(g, -eta * u, out=new)
-            new += ra.current()
+            # ---- ASGD Eq. (4): the update rule
+            new = rule.apply(ra, j, g, eta * u)
             flag_divergence(new, div, j + 1)
             ra.advance()
             # ---- EM scheme of Eq. (6): x~_{k+1} = x~_k - eta u grad F + eta u sigma z
@@ -353,6 +394,66 @@ def _coupled_chunk(
                 ri += 1
     xf = (rf if rf is not None else rs).current().copy()
     return ra.current().copy(), rs.current().copy(), xf, trajs, div
+
+
+@dataclass(frozen=True)
+class MinibatchSumLaw:
+    r"""Exact law of the lattice minibatch sum $S = \sum_{j=1}^b k_{I_j}$, $I_j$ i.i.d. uniform.
+
+    Attributes:
+        k: lattice index $k_i$ of each sample, `(n,)` int64.
+        h: lattice step ($D_i \approx \min D + h k_i$).
+        below: $P(S < s)$ for $s = 0..bG$; `upto`: $P(S \le s)$.
+    """
+
+    k: np.ndarray
+    h: float
+    below: np.ndarray
+    upto: np.ndarray
+
+    def rank(self, s: np.ndarray, V: np.ndarray) -> np.ndarray:
+        r"""Randomised rank $P(S < s) + V\,P(S = s)$: uniform on (0, 1) when $S$ has this law."""
+        lo = self.below[s]
+        return lo + V * (self.upto[s] - lo)
+
+
+def minibatch_sum_law(D: np.ndarray, b: int, grid: int | None = None) -> MinibatchSumLaw:
+    r"""Lattice form and exact law of the sum of `b` i.i.d. uniform draws from the values `D`.
+
+    $k_i = \mathrm{round}((D_i - \min D)/h)$, $h = (\max D - \min D)/G$; the pmf of one draw is
+    the histogram of $k$ over $n$, that of the sum its $b$-fold convolution (real FFT of length
+    $\ge bG + 1$; rounding about $10^{-16}$, negative round-off clipped, renormalised).
+
+    Arguments:
+        D: the projected per-sample deviations, `(n,)`.
+        b: minibatch size $\ge 1$.
+        grid: $G$ (default `MEAN_QUANTILE_GRID`, reduced so that $bG \le 2^{22}$).
+
+    Raises:
+        DimensionError: `D` empty or not finite.
+    """
+    D = np.asarray(D, dtype=float).ravel()
+    if D.size == 0 or not np.all(np.isfinite(D)):
+        raise DimensionError("D", D.shape, "must be a non-empty finite vector", "pass data")
+    b = check_positive_int("b", b, InputError)
+    G = int(grid) if grid is not None else max(1, min(MEAN_QUANTILE_GRID, (1 << 22) // b))
+    span = float(D.max() - D.min())
+    if span == 0.0:
+        k, h, G = np.zeros(D.size, dtype=np.int64), 0.0, 0
+    else:
+        h = span / G
+        k = np.rint((D - D.min()) / h).astype(np.int64)
+    p1 = np.bincount(k, minlength=G + 1) / D.size
+    if b == 1:
+        pmf = p1
+    else:
+        N = 1 << int(np.ceil(np.log2(b * G + 1)))
+        pmf = np.fft.irfft(np.fft.rfft(p1, N) ** b, N)[: b * G + 1]
+        pmf = np.clip(pmf, 0.0, None)
+        pmf /= pmf.sum()
+    upto = np.minimum(np.cumsum(pmf), 1.0)
+    below = np.concatenate([[0.0], upto[:-1]])
+    return MinibatchSumLaw(k=k, h=h, below=below, upto=upto)
 
 
 def wasserstein1_1d(x: Any, y: Any) -> float:

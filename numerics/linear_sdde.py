@@ -36,14 +36,23 @@ import mpmath
 import numpy as np
 
 from theory.errors import InputError
-from theory.fundamental import gamma_covariance_integral, gamma_grid, gamma_pieces
+from theory.fundamental import (
+    gamma_covariance_integral,
+    gamma_grid,
+    gamma_pieces,
+    gamma_scalar_grid,
+)
 
 __all__ = [
     "LinearSDDEInputError",
+    "LinearSDDELagMoments",
     "LinearSDDEMoments",
     "delayed_gd_stability_threshold",
+    "kuchler_mensch_autocovariance",
     "kuchler_mensch_variance",
     "linear_sdde_covariance",
+    "linear_sdde_lag_covariance",
+    "linear_sdde_lag_moments",
     "linear_sdde_mean",
     "linear_sdde_moments",
 ]
@@ -299,3 +308,189 @@ def delayed_gd_stability_threshold(l: int) -> float:
     if isinstance(l, bool) or not isinstance(l, (int, np.integer)) or l < 0:
         raise LinearSDDEInputError("l", l, "must be an integer >= 0", "pass the delay in steps")
     return 2.0 * math.sin(math.pi / (2 * (2 * int(l) + 1)))
+
+
+# --------------------------------------------------------------------------------------------
+# Lag cross-moments E[e(t) e(t - lag)^T] (issue 10 item 2: the proof steps of Thm 4.2 / Cor 4.3)
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LinearSDDELagMoments:
+    r"""Exact lag moments of the linear SDDE at times `t` and `t - lag`, $e = X - x^*$.
+
+    Attributes:
+        t: times, `(r,)`; `lag`: the lag $s \ge 0$.
+        mean, mean_lagged: $E X(t)$ and $E X(t-s)$, `(r, d)` ($X = \xi$ before 0).
+        cov: $\operatorname{Cov}X(t)$, `(r, d, d)`.
+        cross_cov: $\operatorname{Cov}(X(t), X(t-s)) = E[(X(t) - EX(t))(X(t-s) - EX(t-s))^\top]$.
+        x_star: $x^*$.
+    """
+
+    t: np.ndarray
+    lag: float
+    mean: np.ndarray
+    mean_lagged: np.ndarray
+    cov: np.ndarray
+    cross_cov: np.ndarray
+    x_star: np.ndarray
+
+    @property
+    def second_moment(self) -> np.ndarray:
+        r"""$E[e(t)e(t)^\top]$, `(r, d, d)`."""
+        e = self.mean - self.x_star
+        return self.cov + e[:, :, None] * e[:, None, :]
+
+    @property
+    def cross_moment(self) -> np.ndarray:
+        r"""$E[e(t)e(t-s)^\top] = \operatorname{Cov}(X(t), X(t-s)) + E e(t)\,E e(t-s)^\top$."""
+        e = self.mean - self.x_star
+        el = self.mean_lagged - self.x_star
+        return self.cross_cov + e[:, :, None] * el[:, None, :]
+
+
+def _check_lag_time(lag: float) -> float:
+    if isinstance(lag, bool) or not (np.isfinite(lag) and lag >= 0):
+        raise LinearSDDEInputError("lag", lag, "must be finite and >= 0", "pass lag >= 0")
+    return float(lag)
+
+
+def _lag_pair_integrals(lams: np.ndarray, tau: float, tp: float, lag: float) -> np.ndarray:
+    r"""$J_{ij} = \int_0^{t'}\Gamma_{\lambda_i}(v + s)\Gamma_{\lambda_j}(v)\,dv$, exact.
+
+    Both factors are polynomials between consecutive points of $\{k\tau\} \cup \{k\tau - s\}$
+    (degree $< K = \lfloor (t'+s)/\tau\rfloor + 1$), so Gauss–Legendre with $K$ nodes per
+    sub-interval integrates the product exactly (degree $\le 2K - 2$); the factors are evaluated
+    by Horner from the mp-computed local Taylor coefficients (`theory.fundamental`).
+    """
+    d = lams.size
+    if tp <= 0:
+        return np.zeros((d, d))
+    K = math.floor((tp + lag) / tau) + 1
+    ks = np.arange(K + 2) * tau
+    brk = np.unique(np.concatenate([[0.0, tp], ks, ks - lag]))
+    brk = brk[(brk >= 0) & (brk <= tp)]
+    x, w = np.polynomial.legendre.leggauss(K)
+    a, b = brk[:-1], brk[1:]
+    keep = b > a
+    a, b = a[keep], b[keep]
+    v = ((b - a)[:, None] * (x[None, :] + 1) / 2 + a[:, None]).ravel()
+    wv = ((b - a)[:, None] * w[None, :] / 2).ravel()
+    g0 = np.stack([gamma_scalar_grid(float(lam), tau, v).real for lam in lams])  # (d, N)
+    gs = np.stack([gamma_scalar_grid(float(lam), tau, v + lag).real for lam in lams])
+    return (gs * wv) @ g0.T
+
+
+def linear_sdde_lag_covariance(
+    A_tilde: np.ndarray | float,
+    G: np.ndarray | float,
+    tau: float,
+    t: np.ndarray | float,
+    lag: float,
+) -> np.ndarray:
+    r"""$\operatorname{Cov}(X(t), X(t-s)) = \int_0^{t-s}\Gamma(u+s)\,GG^\top\,\Gamma(u)^\top du$.
+
+    For $dX = -\tilde A(X(t-\tau) - x^*)dt + G\,dB$ with a deterministic initial segment,
+    $X(t) = EX(t) + \int_0^t\Gamma(t-r)G\,dB(r)$, so the Itô isometry gives the integral
+    above for $t \ge s$ and $0$ for $t < s$ ($X(t-s)$ is then the deterministic segment). In the
+    eigenbasis $\tilde A = P\Lambda P^\top$: $P[\hat S_{ij}\int_0^{t-s}\Gamma_{\lambda_i}(u+s)
+    \Gamma_{\lambda_j}(u)du]P^\top$, integrated exactly (:func:`_lag_pair_integrals`). `lag = 0`
+    is :func:`linear_sdde_covariance`.
+
+    Arguments:
+        A_tilde: $\tilde A$ symmetric `(d, d)` or scalar $a$.
+        G: `(d, r)` or scalar $s$ ($GG^\top = s^2I$).
+        tau: delay $\tau > 0$.
+        t: times $\ge 0$.
+        lag: $s \ge 0$ (e.g. $s = \tau$ for the proof of Theorem 4.2).
+
+    Returns:
+        `(len(t), d, d)`; float error about $10^{-16}\,t\,e^{2\rho\tau}\max\Gamma^2\|GG^\top\|$.
+    """
+    A = _matrix(A_tilde)
+    d = A.shape[0]
+    tau = _check_tau(tau)
+    ta = _times(t)
+    s = _check_lag_time(lag)
+    Ga = np.asarray(G, dtype=float)
+    S = Ga * Ga * np.eye(d) if Ga.ndim == 0 else np.atleast_2d(Ga) @ np.atleast_2d(Ga).T
+    if S.shape != (d, d):
+        raise LinearSDDEInputError(
+            "G", np.shape(G), f"must have {d} rows", "pass G of shape (d, r)"
+        )
+    lams, P = np.linalg.eigh(A)
+    S_hat = P.T @ S @ P
+    out = np.empty((ta.size, d, d))
+    for r, tt in enumerate(ta):
+        out[r] = P @ (_lag_pair_integrals(lams, tau, float(tt) - s, s) * S_hat) @ P.T
+    return out
+
+
+def linear_sdde_lag_moments(
+    A_tilde: np.ndarray | float,
+    G: np.ndarray | float,
+    tau: float,
+    t: np.ndarray | float,
+    lag: float | None = None,
+    *,
+    x_star: np.ndarray | None = None,
+    xi: np.ndarray | float | None = None,
+) -> LinearSDDELagMoments:
+    r"""$E[e(t)e(t)^\top]$ and $E[e(t)e(t-s)^\top]$ of the linear SDDE, $e = X - x^*$, exactly.
+
+    Means from :func:`linear_sdde_mean` (constant segment $\xi$, default $x^*$; before 0,
+    $X = \xi$), covariances from :func:`linear_sdde_covariance` and
+    :func:`linear_sdde_lag_covariance`. `lag` defaults to $\tau$.
+    """
+    A = _matrix(A_tilde)
+    d = A.shape[0]
+    tau = _check_tau(tau)
+    ta = _times(t)
+    s = tau if lag is None else _check_lag_time(lag)
+    xs = np.zeros(d) if x_star is None else np.asarray(x_star, dtype=float).reshape(d)
+    mean = linear_sdde_mean(A, tau, ta, x_star=xs, xi=xi)
+    tl = ta - s
+    mean_l = np.empty_like(mean)
+    pos = tl >= 0
+    if pos.any():
+        mean_l[pos] = linear_sdde_mean(A, tau, tl[pos], x_star=xs, xi=xi)
+    if (~pos).any():
+        xi_a = xs if xi is None else np.broadcast_to(np.asarray(xi, float).reshape(-1), (d,))
+        mean_l[~pos] = xi_a
+    return LinearSDDELagMoments(
+        t=ta,
+        lag=s,
+        mean=mean,
+        mean_lagged=mean_l,
+        cov=linear_sdde_covariance(A, G, tau, ta),
+        cross_cov=linear_sdde_lag_covariance(A, G, tau, ta, s),
+        x_star=xs,
+    )
+
+
+def kuchler_mensch_autocovariance(a: float, s: float, tau: float, lag: float) -> float:
+    r"""Stationary autocovariance $r(u) = \operatorname{Cov}(X(t+u), X(t))$ of
+    $dX = -aX(t-\tau)dt + s\,dW$ for $|u| \le \tau$, $0 < a\tau < \pi/2$.
+
+    Derivation: for $u > 0$, $r'(u) = -a\,r(u-\tau)$ (the noise after $t$ is independent of
+    $X(t)$) and $r$ is even, so on $[0, \tau]$, $r'(u) = -a\,r(\tau-u)$ and
+    $r'' = -a^2 r$: $r(u) = V[\cos au - c\sin au]$ with $V = r(0)$. From
+    $r'(0^+) = -a\,r(\tau)$: $c = \cos a\tau/(1 + \sin a\tau)$; the variance identity
+    $0 = \frac{d}{dt}EX^2 = -2a\,r(\tau) + s^2$ gives $r(\tau) = s^2/(2a)$ and hence
+    $V = s^2(1+\sin a\tau)/(2a\cos a\tau)$ (Küchler & Mensch 1992).
+
+    Raises:
+        LinearSDDEInputError: as :func:`kuchler_mensch_variance`, or $|u| > \tau$.
+    """
+    V = kuchler_mensch_variance(a, s, tau)
+    u = abs(float(lag))
+    if not np.isfinite(u) or u > tau * (1 + 1e-12):
+        raise LinearSDDEInputError(
+            "lag",
+            lag,
+            f"closed form implemented for |lag| <= tau = {tau}",
+            "use linear_sdde_lag_covariance at a large t for longer lags",
+        )
+    at = a * tau
+    c = mpmath.cos(at) / (1 + mpmath.sin(at))
+    return float(V * (mpmath.cos(a * u) - c * mpmath.sin(a * u)))

@@ -33,6 +33,18 @@ shift. The blocks live in a ring buffer (no copy for the shift), so a step costs
 $O(|\mathrm{supp}\,q|\,(l+1)d^2 + (l+1)d^3)$ instead of the dense $O((l+1)^4 d^3)$.
 Everything is exact up to floating-point rounding (no sampling, no truncation).
 
+**Update rules.** The step is the rule's (`numerics.update_rules.ASGDRule.moment_step`):
+plain ASGD takes the update above; a linear multi-step rule
+$x_{k+1} = \sum_i c_ix_{k-i} - h_kg_k$ (heavy ball, `numerics.momentum`) the general
+`_Ring.step_combination`. :func:`rule_moments` propagates any rule object;
+:func:`asgd_moments_for` is it with a plain rule.
+
+**Lag cross-moments.** The ring holds every block $E[e_ke_{k-i}^\top]$, $i \le L$, so
+$E[e_ke_{k-j}^\top]$ (e.g. $j = l$, the current and the delayed read) is read off it
+(:func:`rule_lag_moments`, :func:`asgd_lag_moments_for`, :func:`sdde_em_lag_moments_for`,
+:func:`linear_sdde_em_lag_moments`);
+for $j > l$ the ring is widened.
+
 **Start (paper footnote 2).** Without an initial segment, the delay at step $k < l$ is
 $\min(l_k, k)$: the probability mass of $q$ above $k$ moves to $k$. This equals supplying the
 constant segment $x_{-l} = \dots = x_{-1} = x_0$ (both read $x_0$). With `xi` given, no cap.
@@ -63,13 +75,20 @@ from typing import Any
 
 import numpy as np
 
+from numerics.delays import NoDelay
+from numerics.problems import LeastSquares, Quadratic, TwoPoint
+from numerics.schedules import Constant
+from numerics.update_rules import ASGDRule, linear_moment_step
+from numerics.validation import initial_history
 from theory.errors import InputError
 
 __all__ = [
     "CouplingMoments",
+    "LagMomentResult",
     "LeastSquaresNoise",
     "MomentInputError",
     "MomentResult",
+    "asgd_lag_moments_for",
     "asgd_moments_for",
     "capped_delay_probabilities",
     "constant_delay_probabilities",
@@ -77,10 +96,14 @@ __all__ = [
     "em_coupling_moments",
     "em_scheme_moments",
     "least_squares_asgd_moments",
+    "linear_sdde_em_lag_moments",
     "linear_sdde_em_moments",
     "minibatch_noise_covariance",
     "quadratic_asgd_moments",
+    "rule_lag_moments",
+    "rule_moments",
     "sdde_coupling_moments_for",
+    "sdde_em_lag_moments_for",
     "sdde_em_moments_for",
     "sgd_warmup_delay_probabilities",
 ]
@@ -137,6 +160,63 @@ class MomentResult:
     def variance(self) -> np.ndarray:
         r"""$E\|x_k - E x_k\|^2 = \operatorname{tr}\operatorname{Cov}(x_k)$."""
         return np.trace(self.cov, axis1=1, axis2=2)
+
+
+@dataclass(frozen=True)
+class LagMomentResult:
+    r"""Exact lag moments $E[e_ke_{k-j}^\top]$ of a linear recursion, $e = x - x^*$.
+
+    Attributes:
+        steps, times: recorded steps $k$ and their times.
+        lag: $j$, in steps of the recursion (fine steps for the Euler–Maruyama scheme).
+        mean, mean_lagged: $E x_k$ and $E x_{k-j}$, `(r, d)` (before the start: the initial
+            segment, constant $x_0$ by default).
+        cov: $\operatorname{Cov}x_k$, `(r, d, d)`.
+        cross_cov: $\operatorname{Cov}(x_k, x_{k-j})$, `(r, d, d)`.
+        x_star, Q: the minimiser and the Hessian.
+    """
+
+    steps: np.ndarray
+    times: np.ndarray
+    lag: int
+    mean: np.ndarray
+    mean_lagged: np.ndarray
+    cov: np.ndarray
+    cross_cov: np.ndarray
+    x_star: np.ndarray
+    Q: np.ndarray
+
+    @property
+    def second_moment(self) -> np.ndarray:
+        r"""$E[e_ke_k^\top]$, `(r, d, d)`."""
+        e = self.mean - self.x_star
+        return self.cov + e[:, :, None] * e[:, None, :]
+
+    @property
+    def cross_moment(self) -> np.ndarray:
+        r"""$E[e_ke_{k-j}^\top]$, `(r, d, d)`."""
+        e = self.mean - self.x_star
+        el = self.mean_lagged - self.x_star
+        return self.cross_cov + e[:, :, None] * el[:, None, :]
+
+
+def _lag_result(
+    res: MomentResult, lag: int, lag_mean_e: np.ndarray, lag_cross_e: np.ndarray
+) -> LagMomentResult:
+    """Centre the recorded $E e_{k-j}$, $E[e_ke_{k-j}^T]$ (in e = x - x*) into a result."""
+    e = res.mean - res.x_star
+    cross_cov = lag_cross_e - e[:, :, None] * lag_mean_e[:, None, :]
+    return LagMomentResult(
+        steps=res.steps,
+        times=res.times,
+        lag=int(lag),
+        mean=res.mean,
+        mean_lagged=lag_mean_e + res.x_star,
+        cov=res.cov,
+        cross_cov=cross_cov,
+        x_star=res.x_star,
+        Q=res.Q,
+    )
 
 
 @dataclass(frozen=True)
@@ -362,6 +442,50 @@ class _Ring:
         self.mean[new] = new_mean
         self.k += 1
 
+    def step_combination(
+        self,
+        combination: tuple[tuple[int, float], ...],
+        h: float,
+        delays: np.ndarray,
+        weights: np.ndarray,
+        Q: np.ndarray,
+        noise: Callable[[np.ndarray, np.ndarray], np.ndarray] | None,
+    ) -> None:
+        r"""One step of a linear multi-step rule $e_{new} = \sum_i c_i e_{k-i} - hQe_{k-l_k}
+        - h\zeta_k$ (`combination` = $((i, c_i), \dots)$, $l_k$ = `delays[t]` w.p.
+        `weights[t]`, $\zeta_k$ conditionally centred with covariance `noise(mbar, Mbar)`).
+
+        With $F = \sum_i c_ie_{k-i}$ and $D = e_{k-l_k}$ (independent choice of $l_k$):
+        $E[e_{new}e_s^\top] = \sum_i c_iP_{is} - hQ\sum_j q_jP_{js}$ and
+        $E[e_{new}e_{new}^\top] = \sum_{i,i'}c_ic_{i'}P_{ii'} - h(X + X^\top)
+        + h^2Q\bar MQ^\top + h^2\bar N$, $X = Q\,E[DF^\top] = \sum_ic_i\,Q\sum_jq_jP_{ji}$.
+        """
+        cur_slots = [((self.k - int(i)) % self.n, float(c)) for i, c in combination]
+        new = (self.k + 1) % self.n
+        slots = [(self.k - int(j)) % self.n for j in delays]
+        mbar = np.zeros(self.mean.shape[1])
+        R = np.zeros(self.P.shape[1:])
+        Mbar = np.zeros(self.P.shape[2:])
+        for w, s in zip(weights, slots):
+            mbar += w * self.mean[s]
+            R += w * self.P[s]
+            Mbar += w * self.P[s, s]
+        QR = Q @ R  # (n, d, d): Q E[e_read e_s^T]
+        rowF = sum(c * self.P[s] for s, c in cur_slots)
+        FF = sum(c1 * c2 * self.P[s1, s2] for s1, c1 in cur_slots for s2, c2 in cur_slots)
+        X = sum(c * QR[s] for s, c in cur_slots)
+        row = rowF - h * QR
+        diag = FF - h * (X + X.T) + (h * h) * (Q @ Mbar @ Q.T)
+        if noise is not None:
+            diag = diag + (h * h) * noise(mbar, Mbar)
+        diag = 0.5 * (diag + diag.T)
+        new_mean = sum(c * self.mean[s] for s, c in cur_slots) - h * (Q @ mbar)
+        self.P[new] = row
+        self.P[:, new] = row.transpose(0, 2, 1)
+        self.P[new, new] = diag
+        self.mean[new] = new_mean
+        self.k += 1
+
     def step_terms(self, terms: list[tuple[int, np.ndarray]], N: np.ndarray) -> None:
         r"""Deterministic-delay update $e_{new} = e_{cur} - \sum_t C_t e_{k-j_t} + w$, $w\sim(0,N)$.
 
@@ -460,6 +584,7 @@ def quadratic_asgd_moments(
     x0: np.ndarray | None = None,
     xi: np.ndarray | None = None,
     record: Iterable[int] | None = None,
+    combination: tuple[tuple[int, float], ...] = ((0, 1.0),),
 ) -> MomentResult:
     r"""Exact $E x_k$, $\operatorname{Cov} x_k$ of ASGD (Eq. 4) / its Gaussian surrogate (Eq. 5).
 
@@ -481,6 +606,10 @@ def quadratic_asgd_moments(
         xi: initial segment $x_{-l}, \dots, x_0$ in time order, `(l+1, d)`; if given, no
             footnote-2 cap and `x0` is ignored.
         record: steps $k \in [0, K]$ to return (default all).
+        combination: the linear part $((i, c_i), \dots)$ of a multi-step rule
+            $x_{k+1} = \sum_i c_ix_{k-i} - \eta u_k g_k$ (default plain ASGD, $((0, 1),)$;
+            heavy ball: `numerics.momentum.HeavyBallRule.combination`). Iterates further back
+            than $l$ start at the first value of the initial segment.
 
     Returns:
         :class:`MomentResult` with `mean`, `cov` at the recorded steps.
@@ -488,6 +617,25 @@ def quadratic_asgd_moments(
     Raises:
         MomentInputError: shapes, a $q$ that is not a probability vector, bad schedule.
     """
+    return _propagate(Q, x_star, q, eta, u, K, noise, x0, xi, record, combination, lag=None)[0]
+
+
+@np.errstate(over="ignore", invalid="ignore")
+def _propagate(
+    Q: np.ndarray,
+    x_star: np.ndarray,
+    q: np.ndarray,
+    eta: float,
+    u: float | np.ndarray,
+    K: int,
+    noise: np.ndarray | LeastSquaresNoise | None,
+    x0: np.ndarray | None,
+    xi: np.ndarray | None,
+    record: Iterable[int] | None,
+    combination: tuple[tuple[int, float], ...],
+    lag: int | None,
+) -> tuple[MomentResult, np.ndarray | None, np.ndarray | None]:
+    """The exact recursion; also returns $E e_{k-lag}$ and $E[e_ke_{k-lag}^T]$ if `lag` given."""
     Q = _check_square("Q", Q)
     d = Q.shape[0]
     x_star = np.asarray(x_star, dtype=float).reshape(d)
@@ -496,12 +644,16 @@ def quadratic_asgd_moments(
     qa = _check_q(q, max(K, 1))
     l = qa.shape[1] - 1
     ua = _schedule(u, K)
+    comb = _check_combination(combination)
+    L = max(l, max(i for i, _ in comb), 0 if lag is None else _check_lag(lag))
     history = _initial_history(x0, xi, x_star, d, l)
+    if L > l:  # older iterates than the segment: its first value (constant extension)
+        history = np.concatenate([np.repeat(history[:1], L - l, axis=0), history])
     capped = xi is None
     noise_at, _kind = _noise_callable(noise, x_star, d, K)
     rec = _records(record, K)
     ring = _Ring(history)
-    means, covs = [], []
+    means, covs, lag_means, lag_cross = [], [], [], []
     rec_set = iter(rec.tolist())
     nxt = next(rec_set, None)
     for k in range(K + 1):
@@ -509,14 +661,18 @@ def quadratic_asgd_moments(
             m, P = ring.current()
             means.append(m + x_star)
             covs.append(P - np.outer(m, m))
+            if lag is not None:
+                s0, sl = ring.slot(0), ring.slot(lag)
+                lag_means.append(ring.mean[sl].copy())
+                lag_cross.append(ring.P[s0, sl].copy())
             nxt = next(rec_set, None)
         if k == K:
             break
         qk = capped_delay_probabilities(qa[k], k) if capped else qa[k]
         js = np.flatnonzero(qk)
         h = eta * ua[k]
-        ring.step(h, h * h, js, qk[js], Q, noise_at(k))
-    return MomentResult(
+        linear_moment_step(comb, ring, h, js, qk[js], Q, noise_at(k))
+    res = MomentResult(
         steps=rec,
         times=rec.astype(float),
         mean=np.array(means).reshape(-1, d),
@@ -524,6 +680,35 @@ def quadratic_asgd_moments(
         x_star=x_star,
         Q=Q,
     )
+    if lag is None:
+        return res, None, None
+    return res, np.array(lag_means).reshape(-1, d), np.array(lag_cross).reshape(-1, d, d)
+
+
+def _check_combination(combination: object) -> tuple[tuple[int, float], ...]:
+    try:
+        comb = tuple((int(i), float(c)) for i, c in combination)  # type: ignore[union-attr]
+    except (TypeError, ValueError) as exc:
+        raise MomentInputError(
+            "combination",
+            combination,
+            f"is not a sequence of (lag, coefficient): {exc}",
+            "pass e.g. ((0, 1.0),)",
+        ) from exc
+    if not comb or any(i < 0 for i, _ in comb) or abs(sum(c for _, c in comb) - 1.0) > 1e-12:
+        raise MomentInputError(
+            "combination",
+            combination,
+            "needs lags >= 0 and coefficients summing to 1 (x* must stay a fixed point)",
+            "pass ((0, 1 + beta), (1, -beta)) for heavy ball",
+        )
+    return comb
+
+
+def _check_lag(lag: object) -> int:
+    if isinstance(lag, bool) or not isinstance(lag, (int, np.integer)) or lag < 0:
+        raise MomentInputError("lag", lag, "must be an integer >= 0", "pass the lag in steps")
+    return int(lag)
 
 
 def _initial_history(
@@ -617,6 +802,29 @@ def em_scheme_moments(
     Cost: one-hot $q$ rows take one ring update per substep; a random $q$ with $m > 1$ takes one
     copy of the ring per delay value per coarse step.
     """
+    return _em_propagate(
+        Q, x_star, q, eta, delta, U, K, substeps, noise, x0, xi, record, k0, lag=None
+    )[0]
+
+
+@np.errstate(over="ignore", invalid="ignore")
+def _em_propagate(
+    Q: np.ndarray,
+    x_star: np.ndarray,
+    q: np.ndarray,
+    eta: float,
+    delta: float,
+    U: float | np.ndarray | Callable[[float], float],
+    K: int,
+    substeps: int,
+    noise: np.ndarray | LeastSquaresNoise | None,
+    x0: np.ndarray | None,
+    xi: np.ndarray | Callable[[float], np.ndarray] | None,
+    record: Iterable[int] | None,
+    k0: int,
+    lag: int | None,
+) -> tuple[MomentResult, np.ndarray | None, np.ndarray | None]:
+    """The EM recursion; with `lag` (fine steps) also $E e_{j-lag}$, $E[e_je_{j-lag}^T]$."""
     Q = _check_square("Q", Q)
     d = Q.shape[0]
     x_star = np.asarray(x_star, dtype=float).reshape(d)
@@ -637,16 +845,22 @@ def em_scheme_moments(
         s_grid = -np.arange(L, -1, -1) * (delta / m)
         xi = np.array([np.asarray(xi(s), dtype=float).reshape(d) for s in s_grid])
     history = _initial_history(x0, xi, x_star, d, L)
+    if lag is not None and _check_lag(lag) > L:  # older than the segment: its first value
+        history = np.concatenate([np.repeat(history[:1], lag - L, axis=0), history])
     noise_at, _kind = _noise_callable(noise, x_star, d, K * m)
     rec = _records(record, K)
     ring = _Ring(history)
-    means, covs = [], []
+    means, covs, lag_means, lag_cross = [], [], [], []
     rec_list = set(rec.tolist())
     for k in range(K + 1):
         if k in rec_list:
             mu, P = ring.current()
             means.append(mu + x_star)
             covs.append(P - np.outer(mu, mu))
+            if lag is not None:
+                s0, sl = ring.slot(0), ring.slot(lag)
+                lag_means.append(ring.mean[sl].copy())
+                lag_cross.append(ring.P[s0, sl].copy())
         if k == K:
             break
         js = np.flatnonzero(qa[k])
@@ -658,7 +872,7 @@ def em_scheme_moments(
                 ring.step(h, (eta * Ua[j]) ** 2 / m, js * m, ws, Q, noise_at(j))
         else:
             ring = _mix_block(ring, js, ws, m, k, eta, Ua, Q, noise_at)
-    return MomentResult(
+    res = MomentResult(
         steps=rec + k0,
         times=(rec + k0) * float(delta),
         mean=np.array(means).reshape(-1, d),
@@ -666,6 +880,9 @@ def em_scheme_moments(
         x_star=x_star,
         Q=Q,
     )
+    if lag is None:
+        return res, None, None
+    return res, np.array(lag_means).reshape(-1, d), np.array(lag_cross).reshape(-1, d, d)
 
 
 def _mix_block(
@@ -880,8 +1097,6 @@ def em_coupling_moments(
 
 
 def _problem_quadratic(problem: Any) -> tuple[np.ndarray, np.ndarray]:
-    from numerics.problems import LeastSquares, Quadratic, TwoPoint
-
     if isinstance(problem, LeastSquares):
         return problem.A_tilde, np.asarray(problem.x_star, dtype=float)
     if isinstance(problem, (Quadratic, TwoPoint)):
@@ -898,8 +1113,6 @@ def _problem_noise(
     problem: Any, noise: str, sigma_at: str, b: int, replace: bool
 ) -> np.ndarray | LeastSquaresNoise | None:
     """The gradient-noise model of `simulate_asgd(noise=..., sigma_at=...)` for a quadratic."""
-    from numerics.problems import LeastSquares, TwoPoint
-
     if noise == "none":
         return None
     if isinstance(problem, LeastSquares):
@@ -939,33 +1152,75 @@ def asgd_moments_for(
     ($\delta$ = `eta` by default). `noise="gaussian"` with `sigma_at="x_star"` is additive
     $\Sigma(x^*)/b$; `"state"` is $\Sigma(x)/b$ (exact second moments); `"minibatch"` is exact.
     """
-    from numerics.asgd import initial_history
-    from numerics.delays import NoDelay
-    from numerics.schedules import Constant
+    rule = ASGDRule(
+        eta,
+        delay=delay,
+        schedule=schedule,
+        b=b,
+        replace=replace,
+        noise=noise,
+        sigma_at=sigma_at,
+    )
+    return rule_moments(problem, rule, K=K, x0=x0, xi=xi, delta=delta, record=record)
 
+
+def rule_moments(
+    problem: Any,
+    rule: ASGDRule,
+    *,
+    K: int,
+    x0: np.ndarray | None = None,
+    xi: Any = None,
+    delta: float | None = None,
+    record: Iterable[int] | None = None,
+) -> MomentResult:
+    r"""Exact moments of what `numerics.asgd.simulate_rule(problem, rule, ...)` simulates.
+
+    The delay law, the schedule $u_k$, the noise model and the step (`rule.moment_step`) all
+    come from the one rule object; quadratic problems only. Conventions as
+    :func:`asgd_moments_for` (which is this function with a plain :class:`ASGDRule`).
+    """
+    return _rule_propagate(problem, rule, K, x0, xi, delta, record, None)[0]
+
+
+def _rule_propagate(
+    problem: Any,
+    rule: ASGDRule,
+    K: int,
+    x0: np.ndarray | None,
+    xi: Any,
+    delta: float | None,
+    record: Iterable[int] | None,
+    lag: int | None,
+) -> tuple[MomentResult, np.ndarray | None, np.ndarray | None]:
+    if not isinstance(rule, ASGDRule):
+        raise MomentInputError(
+            "rule", rule, "must be a numerics.update_rules.ASGDRule", "use ASGDRule(eta, ...)"
+        )
     Q, x_star = _problem_quadratic(problem)
-    delay = NoDelay() if delay is None else delay
-    schedule = Constant() if schedule is None else schedule
+    delay, schedule, eta = rule.delay, rule.schedule, rule.eta
     k0 = int(schedule.k0)
     ks = k0 + np.arange(K)
     q = np.array([delay.probabilities(int(k)) for k in ks]).reshape(K, delay.l + 1)
     u = np.asarray(schedule.u(ks), dtype=float) if K else np.zeros(0)
     hist = initial_history(xi, delay.l, problem.d, scale=1, step=eta if delta is None else delta)
-    model = _problem_noise(problem, noise, sigma_at, b, replace)
-    res = quadratic_asgd_moments(
+    model = _problem_noise(problem, rule.noise, rule.sigma_at, rule.b, rule.replace)
+    res, lag_mean, lag_cross = _propagate(
         Q,
         x_star,
         q if K else np.ones((1, delay.l + 1)) / (delay.l + 1),
         eta,
         u,
         K,
-        noise=model,
-        x0=x0,
-        xi=hist,
-        record=record,
+        model,
+        x0,
+        hist,
+        record,
+        rule.combination,
+        lag,
     )
     step = float(eta if delta is None else delta)
-    return MomentResult(
+    out = MomentResult(
         steps=res.steps + k0,
         times=(res.steps + k0) * step,
         mean=res.mean,
@@ -973,6 +1228,7 @@ def asgd_moments_for(
         x_star=res.x_star,
         Q=res.Q,
     )
+    return out, lag_mean, lag_cross
 
 
 def sdde_em_moments_for(
@@ -997,10 +1253,6 @@ def sdde_em_moments_for(
     solution `X_fine` (step $\delta/m$). $U(t)$ = `schedule.U(t, delta)` at the fine times,
     $\sigma\sigma^\top = \Sigma(x^*)/b$ or $\Sigma(x)/b$ (`sigma_at="state"`).
     """
-    from numerics.asgd import initial_history
-    from numerics.delays import NoDelay
-    from numerics.schedules import Constant
-
     Q, x_star = _problem_quadratic(problem)
     delta = float(eta if delta is None else delta)
     delay = NoDelay() if delay is None else delay
@@ -1045,10 +1297,6 @@ def sdde_coupling_moments_for(
     Same arguments as `numerics.sdde.simulate_sdde` with `sigma_at="x_star"` (constant
     $\sigma\sigma^\top = \Sigma(x^*)/b$; the only case with exact coupled moments).
     """
-    from numerics.asgd import initial_history
-    from numerics.delays import NoDelay
-    from numerics.schedules import Constant
-
     Q, x_star = _problem_quadratic(problem)
     delta = float(eta if delta is None else delta)
     delay = NoDelay() if delay is None else delay
@@ -1094,8 +1342,6 @@ def linear_sdde_em_moments(
     $h = \delta/m$. Written as :func:`em_scheme_moments` with $\eta = \delta$, $U = 1$,
     $\sigma\sigma^\top = GG^\top/\delta$. Default start: constant $x_0 = x^*$ (or 0).
     """
-    from numerics.asgd import initial_history
-
     A = np.atleast_2d(np.asarray(A, dtype=float))
     d = A.shape[0]
     Ga = np.atleast_2d(np.asarray(G, dtype=float))
@@ -1126,3 +1372,186 @@ def linear_sdde_em_moments(
         xi=hist,
         record=record,
     )
+
+
+def rule_lag_moments(
+    problem: Any,
+    rule: ASGDRule,
+    *,
+    K: int,
+    lag: int,
+    x0: np.ndarray | None = None,
+    xi: Any = None,
+    delta: float | None = None,
+    record: Iterable[int] | None = None,
+) -> LagMomentResult:
+    r"""Exact $E[e_ke_{k-j}^\top]$ and $E[e_ke_k^\top]$ of an update rule on a quadratic.
+
+    The stacked state $(e_k, \dots, e_{k-L})$ of the companion recursion carries every block
+    $E[e_ke_{k-i}^\top]$; the ring is widened to $L \ge j$ when the lag exceeds the delay bound.
+    For $k < j$ the lagged iterate is the initial segment (constant $x_0$ without `xi`).
+    Arguments as :func:`rule_moments`; `lag` $= j \ge 0$ in steps.
+    """
+    res, lm, lc = _rule_propagate(problem, rule, K, x0, xi, delta, record, _check_lag(lag))
+    return _lag_result(res, lag, lm, lc)
+
+
+def asgd_lag_moments_for(
+    problem: Any,
+    *,
+    lag: int,
+    eta: float,
+    K: int,
+    delay: Any = None,
+    schedule: Any = None,
+    b: int = 1,
+    replace: bool = True,
+    noise: str = "minibatch",
+    sigma_at: str = "x_star",
+    x0: np.ndarray | None = None,
+    xi: Any = None,
+    delta: float | None = None,
+    record: Iterable[int] | None = None,
+) -> LagMomentResult:
+    r"""$E[e_ke_{k-j}^\top]$ of what `simulate_asgd` simulates (same arguments as
+    :func:`asgd_moments_for`, plus `lag` $= j$). With a constant delay $l$ and `lag=l`, this is
+    the cross-moment of the current and the delayed read of Eq. (4)."""
+    rule = ASGDRule(
+        eta,
+        delay=delay,
+        schedule=schedule,
+        b=b,
+        replace=replace,
+        noise=noise,
+        sigma_at=sigma_at,
+    )
+    return rule_lag_moments(problem, rule, K=K, lag=lag, x0=x0, xi=xi, delta=delta, record=record)
+
+
+def linear_sdde_em_lag_moments(
+    A: np.ndarray | float,
+    G: np.ndarray | float,
+    *,
+    tau: float,
+    delta: float,
+    K: int,
+    substeps: int = 1,
+    lag: float | None = None,
+    x_star: np.ndarray | None = None,
+    x0: np.ndarray | None = None,
+    xi: Any = None,
+    record: Iterable[int] | None = None,
+) -> LagMomentResult:
+    r"""Exact $E[e(t_k)e(t_k - s)^\top]$ of the Euler–Maruyama scheme of
+    $dX = -A(X(t-\tau) - x^*)dt + G\,dB$ (as :func:`linear_sdde_em_moments`; step
+    $h = \delta/m$), $s$ = `lag` in *time* (default $\tau$), a multiple of $h$.
+
+    The lag in the result is in fine steps, $sm/\delta$. As $m \to \infty$ the moments
+    converge to :func:`numerics.linear_sdde.linear_sdde_lag_moments` (weak order 1 for this
+    additive-noise linear equation).
+
+    Raises:
+        MomentInputError: `tau` or `lag` not a multiple of the step.
+    """
+    A = np.atleast_2d(np.asarray(A, dtype=float))
+    d = A.shape[0]
+    Ga = np.atleast_2d(np.asarray(G, dtype=float))
+    if Ga.shape[0] != d:
+        raise MomentInputError("G", Ga.shape, f"must have d={d} rows", "pass G of shape (d, r)")
+    if not (np.isfinite(delta) and delta > 0):
+        raise MomentInputError("delta", delta, "must be > 0", "pass the time step delta > 0")
+    if not (isinstance(substeps, (int, np.integer)) and substeps >= 1):
+        raise MomentInputError("substeps", substeps, "must be an integer >= 1", "pass m >= 1")
+    l = round(tau / delta)
+    if tau < 0 or abs(l * delta - tau) > 1e-9 * max(tau, delta):
+        raise MomentInputError(
+            "tau", tau, f"must be l * delta (delta={delta})", "pick delta = tau/l"
+        )
+    s = float(tau if lag is None else lag)
+    h = delta / substeps
+    j = round(s / h)
+    if not np.isfinite(s) or s < 0 or abs(j * h - s) > 1e-9 * max(s, h):
+        raise MomentInputError(
+            "lag", lag, f"must be a non-negative multiple of the step {h}", "pick lag = j h"
+        )
+    xs = np.zeros(d) if x_star is None else np.asarray(x_star, dtype=float).reshape(d)
+    x0a = xs if x0 is None else x0
+    hist = initial_history(xi, l, d, scale=substeps, step=delta)
+    res, lm, lc = _em_propagate(
+        A,
+        xs,
+        constant_delay_probabilities(l),
+        delta,
+        delta,
+        1.0,
+        K,
+        substeps,
+        Ga @ Ga.T / delta,
+        x0a,
+        hist,
+        record,
+        0,
+        lag=j,
+    )
+    return _lag_result(res, j, lm, lc)
+
+
+def sdde_em_lag_moments_for(
+    problem: Any,
+    *,
+    eta: float,
+    K: int,
+    delta: float | None = None,
+    lag: float | None = None,
+    delay: Any = None,
+    schedule: Any = None,
+    b: int = 1,
+    sigma_at: str = "x_star",
+    noise: bool = True,
+    substeps: int = 1,
+    x0: np.ndarray | None = None,
+    xi: Any = None,
+    record: Iterable[int] | None = None,
+) -> LagMomentResult:
+    r"""$E[e(t_k)e(t_k - s)^\top]$ of the Euler–Maruyama scheme of Eq. (6) as `simulate_sdde`
+    runs it (arguments as :func:`sdde_em_moments_for`), $s$ = `lag` in *time* (default
+    $\tau = l\delta$), a multiple of the step $\delta/m$; the result's `lag` is in fine steps.
+    Before the start the lagged value is the initial segment (constant $x_0$ by default).
+
+    Raises:
+        MomentInputError: `lag` not a non-negative multiple of $\delta/m$.
+    """
+    Q, x_star = _problem_quadratic(problem)
+    delta = float(eta if delta is None else delta)
+    delay = NoDelay() if delay is None else delay
+    schedule = Constant() if schedule is None else schedule
+    if not (isinstance(substeps, (int, np.integer)) and substeps >= 1):
+        raise MomentInputError("substeps", substeps, "must be an integer >= 1", "pass m >= 1")
+    h = delta / substeps
+    s = float(delay.l * delta if lag is None else lag)
+    j = round(s / h) if np.isfinite(s) else -1
+    if not np.isfinite(s) or s < 0 or abs(j * h - s) > 1e-9 * max(s, h):
+        raise MomentInputError(
+            "lag", lag, f"must be a non-negative multiple of the step {h}", "pick lag = j h"
+        )
+    k0 = int(schedule.k0)
+    q = np.array([delay.probabilities(int(k)) for k in k0 + np.arange(max(K, 1))])
+    hist = initial_history(xi, delay.l, problem.d, scale=substeps, step=delta)
+    model = _problem_noise(problem, "gaussian" if noise else "none", sigma_at, b, True)
+    res, lm, lc = _em_propagate(
+        Q,
+        x_star,
+        q,
+        eta,
+        delta,
+        lambda t: float(schedule.U(t, delta)),
+        K,
+        substeps,
+        model,
+        x0,
+        hist,
+        record,
+        k0,
+        lag=j,
+    )
+    return _lag_result(res, j, lm, lc)

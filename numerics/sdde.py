@@ -30,25 +30,22 @@ from typing import Any
 
 import numpy as np
 
-from numerics.asgd import (
-    RingBuffer,
-    SimulationResult,
-    check_delay_model,
-    check_positive_float,
-    check_positive_int,
-    check_schedule,
-    flag_divergence,
-    initial_history,
-    initial_point,
-    problem_check,
-    record_indices,
-    state_noise,
-)
+from numerics.asgd import RingBuffer, SimulationResult, flag_divergence, state_noise
 from numerics.delays import ConstantDelay, DelayModel, NoDelay
 from numerics.errors import DelayError, DimensionError, InputError, PathsError, StepSizeError
 from numerics.problems import Problem, check_batch_size, sqrt_psd
 from numerics.rng import DEFAULT_CHUNK_SIZE, Chunk, run_chunked
 from numerics.schedules import Constant, Schedule
+from numerics.validation import (
+    check_delay_model,
+    check_positive_float,
+    check_positive_int,
+    check_schedule,
+    initial_history,
+    initial_point,
+    problem_check,
+    record_indices,
+)
 
 __all__ = [
     "LinearDrift",
