@@ -13,6 +13,7 @@ import math
 import numpy as np
 import pytest
 
+from numerics.synthetic import SyntheticInputError, spectral_least_squares
 from theory.constants import c_lambda, thm41_constants
 from theory.roots import characteristic_roots
 from verify.checks import r6_thm41 as r6
@@ -113,16 +114,16 @@ def test_full_profiles_construct():
 
 
 def test_design_has_the_prescribed_spectrum():
-    p = r6.least_squares_design(100.0, 3, 40, 7)
+    p = spectral_least_squares(100.0, 3, 40, 7)
     eig = np.linalg.eigvalsh(p.A.T @ p.A / p.n)
     np.testing.assert_allclose(eig, np.geomspace(0.01, 1.0, 3), rtol=1e-12)
 
 
 def test_design_rejects_bad_input():
-    with pytest.raises(r6.R6InputError):
-        r6.least_squares_design(0.5, 3, 40, 7)
-    with pytest.raises(r6.R6InputError):
-        r6.least_squares_design(1.0, 3, 2, 7)
+    with pytest.raises(SyntheticInputError):
+        spectral_least_squares(0.5, 3, 40, 7)
+    with pytest.raises(SyntheticInputError):
+        spectral_least_squares(1.0, 3, 2, 7)
 
 
 # ------------------------------------------------------------------------ hypotheses
@@ -154,7 +155,7 @@ def test_rhs_scale_must_be_positive():
 
 def _constants_at(kappa: float, L_tau: float, lam_frac: float, eps: float, b: int = 1):
     """The theorem's right side for one grid point, from theory.constants."""
-    p = r6.least_squares_design(kappa, 3, 40, r6.Thm41AsStated.quick["data_seed"])
+    p = spectral_least_squares(kappa, 3, 40, r6.Thm41AsStated.quick["data_seed"])
     A = 0.5 * (p.A_tilde + p.A_tilde.T)
     tau = L_tau / float(np.linalg.eigvalsh(A)[-1])
     V = float(characteristic_roots(A, tau).V)
@@ -188,7 +189,7 @@ def test_proof_variance_falsified_bound_fails():
     # Kuchler-Mensch per eigen-direction: Var_inf = sum_i S_ii (1+sin l_i tau)/(2 l_i cos l_i tau)
     # (exact, independent of Gamma); scale a2 (the bound at t = inf) to half of it.
     c, x_star, tau, _ = _constants_at(1.0, 1.0, 0.5, 1e-2)
-    p = r6.least_squares_design(1.0, 3, 40, r6.Thm41AsStated.quick["data_seed"])
+    p = spectral_least_squares(1.0, 3, 40, r6.Thm41AsStated.quick["data_seed"])
     w, P = np.linalg.eigh(0.5 * (p.A_tilde + p.A_tilde.T))
     S = P.T @ p.Sigma(x_star) @ P * (1e-2 / tau**2)
     var_inf = sum(
@@ -248,7 +249,7 @@ def test_V_rows_follow_hayes_criterion_independently():
 def test_as_applied_falsified_bound_fails():
     # exact reference: x_0 = 0, so E||x_0 - x*||^2 = ||x*||^2; bound at t = 0 halved
     l, L_tau = 4, 0.5
-    p = r6.least_squares_design(1.0, 3, 40, r6.Thm41AsApplied.quick["data_seed"])
+    p = spectral_least_squares(1.0, 3, 40, r6.Thm41AsApplied.quick["data_seed"])
     A = 0.5 * (p.A_tilde + p.A_tilde.T)
     tau = L_tau / float(np.linalg.eigvalsh(A)[-1])
     V = float(characteristic_roots(A, tau).V)

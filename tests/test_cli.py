@@ -191,7 +191,7 @@ def test_progress_callback_reaches_the_check(tmp_path):
 
 
 def test_run_alone_prints_each_result(capsys):
-    from verify.checks.base import run_alone
+    from verify.runner import run_alone
 
     assert run_alone(CHECKS, ["--seed", "3", "--only", "C1", "C2"]) == 0
     out = capsys.readouterr().out

@@ -18,68 +18,18 @@ from pathlib import Path
 from typing import Any
 
 from verify.checks import Registry, load_checks, select
-from verify.checks.base import Check
-from verify.context import RunContext
 from verify.executor import Executor, make_executor
 from verify.report import ReportWriter, RunReport, default_run_name, run_metadata
+from verify.runner import DEFAULT_SEED, ProgressFactory, run_checks
 from verify.verdict import CheckResult
 
 __all__ = ["DEFAULT_SEED", "check", "run", "run_check", "run_checks"]
-
-DEFAULT_SEED = 12345
-
-#: progress_factory(check) -> progress(done, total); `close()` is called if present.
-ProgressFactory = Callable[[Check], Callable[[int, int], None]]
 
 
 def _registry(registry: Registry | Sequence[str] | None) -> Registry:
     if isinstance(registry, Registry):
         return registry
     return load_checks(None if registry is None else list(registry))
-
-
-def run_checks(
-    checks: Sequence[Check],
-    *,
-    profile: str = "quick",
-    seed: int = DEFAULT_SEED,
-    alpha: float = 0.05,
-    executor: Executor | None = None,
-    plots_dir: Path | None = None,
-    progress_factory: ProgressFactory | None = None,
-    overrides: dict[str, dict[str, Any]] | None = None,
-    on_result: Callable[[CheckResult], None] | None = None,
-) -> list[CheckResult]:
-    """Execute `checks` in order, each with its own `RunContext`; return their results.
-
-    `overrides` maps a check id to parameter overrides on top of its profile.
-    """
-    executor = executor if executor is not None else make_executor("serial")
-    results = []
-    for check in checks:
-        progress = progress_factory(check) if progress_factory else None
-        ctx_kwargs: dict[str, Any] = {}
-        if progress is not None:
-            ctx_kwargs["progress"] = progress
-        ctx = RunContext(
-            check_id=check.id,
-            profile=profile,
-            alpha=alpha,
-            global_seed=seed,
-            executor=executor,
-            out_dir=plots_dir,
-            **ctx_kwargs,
-        )
-        try:
-            res = check.execute(ctx, (overrides or {}).get(check.id))
-        finally:
-            close = getattr(progress, "close", None)
-            if close is not None:
-                close()
-        results.append(res)
-        if on_result is not None:
-            on_result(res)
-    return results
 
 
 def run(

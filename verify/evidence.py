@@ -154,6 +154,8 @@ class Row:
 
     `evidence` is None when a hypothesis fails (NOT_APPLICABLE) or when the row could not be
     evaluated (`reason` says why; INCONCLUSIVE). `extra` are further columns for the table.
+    `values` are the claim's symbols at this row (recorded as the row's ``symbols``, so that
+    anyone can re-derive its right side from the statement: ``claim.rhs(symbols, t=x)``).
     """
 
     point: dict[str, Any]
@@ -162,6 +164,7 @@ class Row:
     extra: dict[str, Any] = field(default_factory=dict)
     reason: str = ""
     unevaluated: bool = False
+    values: dict[str, Any] | None = None
 
 
 def row_for(
@@ -339,11 +342,14 @@ def decide_rows(
     else:
         decided, bound_kind, paths, correction = _decide_samples(ctx, [r.evidence for r in active])
     grid: list[dict[str, Any]] = []
+    names = set(claim.symbols) if claim is not None else set()
     for r, d in zip(active, decided):
+        symbols = {k: v for k, v in (r.values or {}).items() if k in names and np.ndim(v) == 0}
         grid.append(
             {
                 **r.point,
                 **r.extra,
+                **({"symbols": symbols} if symbols else {}),
                 "x": d.x,
                 "estimate": d.estimate,
                 "lcb": d.lcb,

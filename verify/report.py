@@ -418,6 +418,9 @@ def _junit(report: RunReport) -> bytes:
     return ET.tostring(ET.ElementTree(suite).getroot(), encoding="utf-8", xml_declaration=True)
 
 
+CheckResult.html_renderer = staticmethod(result_section_html)
+
+
 # ----------------------------------------------------------------------------- writer
 class ReportWriter:
     """Stage a run's files beside `out_root/<name>` and publish them atomically.

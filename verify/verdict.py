@@ -21,7 +21,7 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from theory.errors import InputError
 
@@ -210,11 +210,18 @@ class CheckResult:
     def _repr_html_(self) -> str:
         return self.to_html(embed_plots=True)
 
-    def to_html(self, embed_plots: bool = True, plot_root: str | None = None) -> str:
-        """An HTML fragment: claim, verdict badge, evidence table, plots, message."""
-        from verify.report import result_section_html
+    #: renders one result as an HTML fragment; installed by `verify.report` when it is
+    #: imported (so this module does not import the report layer: no import cycle)
+    html_renderer: ClassVar[Any] = None
 
-        return result_section_html(self, embed_plots=embed_plots, plot_root=plot_root)
+    def to_html(self, embed_plots: bool = True, plot_root: str | None = None) -> str:
+        """An HTML fragment: claim, verdict badge, evidence table, plots, message (the report
+        layer's renderer; a plain-text fallback when `verify.report` is not loaded)."""
+        if CheckResult.html_renderer is None:
+            import html
+
+            return f"<pre>{html.escape(str(self))}</pre>"
+        return CheckResult.html_renderer(self, embed_plots=embed_plots, plot_root=plot_root)
 
 
 def fmt(value: Any) -> str:

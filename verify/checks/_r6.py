@@ -24,7 +24,8 @@ from typing import Any
 import numpy as np
 
 from numerics.linear_sdde import kuchler_mensch_variance, linear_sdde_moments
-from numerics.problems import LeastSquares, sqrt_psd
+from numerics.problems import sqrt_psd
+from numerics.synthetic import spectral_least_squares
 from theory.claims.thm41 import THM41
 from theory.constants import CLambda, Thm41Constants, c_lambda, thm41_constants
 from theory.errors import InputError
@@ -41,7 +42,6 @@ __all__ = [
     "exact_tolerance",
     "floats",
     "lam_fracs",
-    "least_squares_design",
     "rhs_scale",
     "sdde_moments",
     "setting",
@@ -66,44 +66,12 @@ class R6InputError(InputError):
     """Bad parameters for the R6 checks (grid values, d, n, rhs_scale)."""
 
 
-def least_squares_design(
-    kappa: float, d: int, n: int, data_seed: int, noise_sd: float = 0.5, L: float = 1.0
-) -> LeastSquares:
-    r"""Least squares with $\tilde A = W\operatorname{diag}(L\,\mathrm{geomspace}(1/\kappa, 1, d))
-    W^\top$ exactly (up to rounding), $B = Ax_{\mathrm{true}} + $ `noise_sd` $\cdot z$.
-
-    $A = \sqrt n\,U\operatorname{diag}(\sqrt{\lambda_i})W^\top$ with $U$ ($n\times d$, orthonormal
-    columns) and $W$ orthogonal, both from a QR of Gaussian matrices drawn with `data_seed`
-    (the design is fixed data, not Monte Carlo randomness).
-
-    Raises:
-        R6InputError: $\kappa<1$, $d<1$, $n<d$, $L\le0$.
-    """
-    if not (np.isfinite(kappa) and kappa >= 1):
-        raise R6InputError("kappa", kappa, "must be >= 1 (condition number)", "pass kappa >= 1")
-    if not (isinstance(d, (int, np.integer)) and d >= 1 and isinstance(n, (int, np.integer))):
-        raise R6InputError("d", d, "must be an integer >= 1", "pass d >= 1")
-    if n < d:
-        raise R6InputError("n", n, f"must be >= d = {d}", "pass more samples")
-    if not (np.isfinite(L) and L > 0):
-        raise R6InputError("L", L, "must be > 0", "pass L > 0")
-    ss = np.random.SeedSequence([int(data_seed), int(d), int(n), round(kappa * 1e6)])
-    rng = np.random.default_rng(ss)
-    U, _ = np.linalg.qr(rng.standard_normal((n, d)))
-    W, _ = np.linalg.qr(rng.standard_normal((d, d)))
-    eig = L * np.geomspace(1.0 / kappa, 1.0, d)
-    A = math.sqrt(n) * (U * np.sqrt(eig)) @ W.T
-    x_true = rng.standard_normal(d)
-    y = A @ x_true + noise_sd * rng.standard_normal(n)
-    return LeastSquares(A, y)
-
-
 class Setting:
     r"""One $(\tilde A, \tau)$: the problem, $x^*$, $\Sigma(x^*)$ and the certified roots."""
 
     def __init__(self, kappa: float, a_tau: float, d: int, n: int, data_seed: int) -> None:
         self.kappa, self.a_tau = float(kappa), float(a_tau)
-        self.problem = least_squares_design(kappa, d, n, data_seed)
+        self.problem = spectral_least_squares(kappa, d, n, data_seed)
         A_t = self.problem.A_tilde
         self.A_tilde = 0.5 * (A_t + A_t.T)
         self.eigs = np.linalg.eigvalsh(self.A_tilde)

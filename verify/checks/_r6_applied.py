@@ -188,6 +188,7 @@ class Thm41AsApplied(GridCheck):
                                         "overflow": bool(not np.all(np.isfinite(mse))),
                                         "max_gap_to_sdde": float(np.max(gap[t > 0])),
                                     },
+                                    values=vals,
                                 )
                             )
         return out
@@ -352,6 +353,7 @@ class Thm41Discussion(GridCheck):
                             "t_star_max": float(t_star[h].max()),
                             "iterations_k_star_max": float(k_star[h].max()),
                         },
+                        values={"C_fit": C, "p": expo},
                     )
                 )
         return out

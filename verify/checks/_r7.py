@@ -24,8 +24,9 @@ from scipy import stats as _st
 from numerics.asgd import simulate_asgd
 from numerics.delays import ConstantDelay, RandomDelay
 from numerics.moments import em_scheme_moments
-from numerics.problems import LeastSquares, LogisticL2, Problem, Quadratic, sqrt_psd
+from numerics.problems import LeastSquares, Problem, sqrt_psd
 from numerics.sdde import SDDEResult, euler_maruyama
+from numerics.synthetic import conditioned_problem
 from theory.energy import quadratic_msd
 from theory.errors import InputError
 from verify.checks.base import Diverged, raise_if_diverged
@@ -138,48 +139,9 @@ def _delay_model(row: Row, l: int) -> Any:
 
 
 def build_problem(row: Row, data_seed: int = 0) -> tuple[Problem, np.ndarray, float, float]:
-    r"""The loss of a grid row, the start $x_0$ ($\|x_0-x^*\|$ = `x0_dist`), μ and L.
-
-    Quadratic: $Q = \operatorname{diag}(1/\kappa, 1)$, noise $\mathcal N(0, \tfrac{noise}{2}I)$.
-    Least squares: $\tilde A$ with eigenvalues `geomspace(1/kappa, 1, 3)`, residual at $x^*$
-    orthogonal to the columns of $A$ and scaled so that $\operatorname{tr}\Sigma(x^*) =$ noise.
-    Logistic: Gaussian features, labels of a logistic model, λ chosen so that L/μ = κ.
-    The data use `numpy.random.default_rng(data_seed)` (the data set is part of the problem).
-    """
-    rng = np.random.default_rng(data_seed)
-    if row.kappa < 1 or not math.isfinite(row.kappa):
-        raise Thm42InputError("kappa", row.kappa, "must be >= 1 and finite", "pass L/mu >= 1")
-    if row.problem == "quadratic":
-        mu, L = 1.0 / row.kappa, 1.0
-        x_star = np.array([0.5, -0.5])
-        problem: Problem = Quadratic(np.diag([mu, L]), x_star, np.eye(2) * row.noise / 2)
-    elif row.problem == "least-squares":
-        n, d = 40, 3
-        lam = np.geomspace(1.0 / row.kappa, 1.0, d)
-        U = np.linalg.qr(rng.standard_normal((n, n)))[0]
-        V = np.linalg.qr(rng.standard_normal((d, d)))[0]
-        A = U[:, :d] @ np.diag(np.sqrt(n * lam)) @ V.T
-        r = U[:, d:] @ rng.standard_normal(n - d)  # orthogonal to col(A): x* = x_true
-        scale = np.sum(r**2 * np.sum(A**2, axis=1)) / n
-        r = r * (math.sqrt(row.noise / scale) if scale > 0 else 0.0)
-        problem = LeastSquares(A, A @ np.full(d, 0.5) + r)
-        mu, L = problem.mu, problem.L
-    elif row.problem == "logistic":
-        n, d = 40, 2
-        if row.kappa <= 1:
-            raise Thm42InputError("kappa", row.kappa, "must be > 1 for logistic", "pass > 1")
-        A = rng.standard_normal((n, d))
-        y = np.where(A @ np.array([1.0, -1.0]) + rng.logistic(size=n) > 0, 1.0, -1.0)
-        s = float(np.linalg.eigvalsh(A.T @ A)[-1] / (4 * n))
-        problem = LogisticL2(A, y, s / (row.kappa - 1))
-        mu, L = problem.mu, problem.L
-    else:
-        raise Thm42InputError(
-            "problem", row.problem, "unknown problem", "use quadratic, least-squares, logistic"
-        )
-    direction = np.ones(problem.d) / math.sqrt(problem.d)
-    x0 = np.asarray(problem.x_star, dtype=float) + row.x0_dist * direction
-    return problem, x0, float(mu), float(L)
+    r"""The loss of a grid row, the start $x_0$ ($\|x_0-x^*\|$ = `x0_dist`), μ and L: the
+    synthetic problem :func:`numerics.synthetic.conditioned_problem` of the row's fields."""
+    return tuple(conditioned_problem(row.problem, row.kappa, row.noise, row.x0_dist, data_seed))
 
 
 def trace_sigma_at_star(problem: Problem, b: int) -> float:

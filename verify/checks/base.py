@@ -3,7 +3,8 @@ r"""The `Check` base class: one claim of the paper at one level, in one short fi
 A check file looks like this (the whole file)::
 
     '''Thm 4.1 as stated: $\mathbb E\|X(t)-x^*\|^2 \le \dots$ (paper §4.1).'''
-    from verify.checks.base import Check, profile, raise_if_diverged, run_alone
+    from verify.checks.base import Check, profile, raise_if_diverged
+from verify.runner import run_alone
     from verify.verdict import Hypothesis
 
     class Thm41AsStated(Check):
@@ -74,7 +75,6 @@ __all__ = [
     "declare",
     "profile",
     "raise_if_diverged",
-    "run_alone",
 ]
 
 
@@ -624,31 +624,3 @@ def _mc_message(verdict: Verdict, lcb: float, ucb: float, rhs: float) -> str:
         f"rhs {rhs:.4g} lies inside the confidence interval [{lcb:.4g}, {ucb:.4g}]; "
         "more paths needed"
     )
-
-
-def run_alone(checks: Sequence[Check], argv: Sequence[str] | None = None) -> int:
-    """Run a check module's `CHECKS` on their own and print each result (no report folder).
-
-    Arguments: ``[--profile quick|full] [--seed N] [--alpha A] [--only ID ...]``. The numbers
-    equal those of `sdde-verify run` with the same seed. Returns 0.
-    """
-    import argparse
-
-    from verify.api import DEFAULT_SEED, run_check
-    from verify.checks import Registry
-
-    ap = argparse.ArgumentParser(description="Run these checks alone.")
-    ap.add_argument("--profile", choices=("quick", "full"), default="quick")
-    ap.add_argument("--seed", type=int, default=DEFAULT_SEED)
-    ap.add_argument("--alpha", type=float, default=0.05)
-    ap.add_argument("--only", nargs="+", default=None)
-    args = ap.parse_args(argv)
-    registry = Registry(list(checks))
-    for check in checks:
-        if args.only and check.id not in args.only:
-            continue
-        res = run_check(check.id, args.profile, args.seed, alpha=args.alpha, registry=registry)
-        print(res)
-        for path in res.plots:
-            print(f"    plot: {path}")
-    return 0

@@ -52,13 +52,15 @@ import sympy as sp
 
 from numerics.asgd import simulate_asgd
 from numerics.delays import ConstantDelay, CyclicDelay, DelayModel, NoDelay, SequenceDelay
-from numerics.problems import LeastSquares, Quadratic, sqrt_psd
+from numerics.problems import sqrt_psd
 from numerics.rng import chunks
 from numerics.schedules import Constant, InverseK, InverseMuK, InverseSqrtK, Schedule
 from numerics.sdde import simulate_sdde
+from numerics.synthetic import scheme_problems
 from theory import schemes
-from verify.checks.base import Check, profile, raise_if_diverged, run_alone
+from verify.checks.base import Check, profile, raise_if_diverged
 from verify.context import RunContext
+from verify.runner import run_alone
 from verify.verdict import CheckResult, Hypothesis
 
 __all__ = ["R1AsApplied", "R1AsStated", "SequenceDelay"]
@@ -386,10 +388,8 @@ class R1AsApplied(Check):
         scale = float(p.get("rhs_scale", 1.0))
         chunk_size = 32
         # Two problems: additive noise (sigma at x*) and state-dependent sigma(x).
-        quad = Quadratic(np.diag([1.0, 1.5]), c=[0.5, -0.25], noise_cov=[[1.0, 0.3], [0.3, 0.5]])
         rng = np.random.default_rng(ctx.seed("data"))
-        A = rng.standard_normal((12, 2))
-        ls = LeastSquares(A, A @ np.array([0.3, -0.7]) + 0.5 * rng.standard_normal(12))
+        quad, ls = scheme_problems(rng)
         cases = [
             ("quadratic, sigma at x*", quad, "x_star"),
             ("least squares, sigma(x)", ls, "state"),

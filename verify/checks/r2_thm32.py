@@ -64,8 +64,9 @@ from verify.checks._approx import (
     MeasuredRecursionCheck,
     build_problem,
 )
-from verify.checks.base import Check, profile, raise_if_diverged, run_alone
+from verify.checks.base import Check, profile, raise_if_diverged
 from verify.context import RunContext
+from verify.runner import run_alone
 from verify.verdict import CheckResult, Hypothesis
 
 RESULT = "Thm 3.2"

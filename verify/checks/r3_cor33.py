@@ -35,8 +35,9 @@ from verify.checks._approx import (
     MeasuredAKCheck,
     MeasuredRecursionCheck,
 )
-from verify.checks.base import profile, run_alone
+from verify.checks.base import profile
 from verify.checks.r2_thm32 import Thm32ProofRecursion
+from verify.runner import run_alone
 
 RESULT = "Cor 3.3"
 CLAIM = "E||X(t_K) - x_K|| <= C1/sqrt(K) + C2 e^L/sqrt(b), delta = eta = 1/K, eta L <= 1, l = 0"

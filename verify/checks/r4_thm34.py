@@ -52,8 +52,9 @@ from verify.checks._approx import (
     MeasuredAKCheck,
     MeasuredRecursionCheck,
 )
-from verify.checks.base import Check, profile, run_alone
+from verify.checks.base import Check, profile
 from verify.context import RunContext
+from verify.runner import run_alone
 from verify.verdict import CheckResult, Hypothesis
 
 RESULT = "Thm 3.4"

@@ -73,9 +73,11 @@ from numerics.moments import (
     least_squares_asgd_moments,
     quadratic_asgd_moments,
 )
+from numerics.synthetic import spectral_regression_data
 from theory.ou import OUProcess, ou_from_regression
-from verify.checks.base import Check, profile, run_alone
+from verify.checks.base import Check, profile
 from verify.context import RunContext
+from verify.runner import run_alone
 from verify.verdict import CheckResult, Hypothesis
 
 __all__ = ["R5AsApplied", "R5AsStated", "R5BoundFrobenius", "R5BoundSpectral"]
@@ -85,19 +87,6 @@ CONVENTIONS = (
     "the printed e^{-At} read as e^{-A_tilde t} (A is n x d; SPEC §1)",
 )
 ODE_RTOL = 1e-13  # the reference; a second solve at 10 x ODE_RTOL estimates its error
-
-
-def regression_data(
-    d: int, kappa: float, n: int, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
-    r"""Least-squares data with $\tilde A = A^\top A/n$ of spectrum geomspace(1, 1/kappa, d)
-    exactly ($L = 1$, $\mu = 1/\kappa$) and residuals of size about 1 at $x^*$."""
-    V, _ = np.linalg.qr(rng.standard_normal((d, d)))
-    U, _ = np.linalg.qr(rng.standard_normal((n, d)))
-    s2 = np.geomspace(1.0, 1.0 / kappa, d)
-    A = math.sqrt(n) * (U * np.sqrt(s2)) @ V.T
-    y = A @ rng.standard_normal(d) + rng.standard_normal(n)
-    return A, y
 
 
 def moment_ode(
@@ -131,7 +120,7 @@ def _problems(ctx: RunContext) -> list[dict[str, Any]]:
     rng = np.random.default_rng(ctx.seed("data"))
     out = []
     for d, kappa in ctx.params["problems"]:
-        A, y = regression_data(int(d), float(kappa), int(ctx.params["n"]), rng)
+        A, y = spectral_regression_data(int(d), float(kappa), int(ctx.params["n"]), rng)
         out.append({"d": int(d), "kappa": float(kappa), "A": A, "y": y})
     return out
 

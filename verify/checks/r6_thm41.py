@@ -46,15 +46,15 @@ from verify.checks._r6 import (
     CONVENTIONS,
     FLOAT_EPS,
     R6InputError,
-    least_squares_design,
     rhs_scale,
     stated_points,
 )
 from verify.checks._r6_applied import Thm41AsApplied, Thm41Discussion
 from verify.checks._r6_identities import Thm41ProofDecomposition, Thm41V
-from verify.checks.base import GridCheck, profile, run_alone
+from verify.checks.base import GridCheck, profile
 from verify.context import RunContext
 from verify.evidence import Row, Tolerance
+from verify.runner import run_alone
 from verify.verdict import CheckResult, Verdict
 
 __all__ = [
@@ -69,7 +69,6 @@ __all__ = [
     "Thm41ProofMean",
     "Thm41ProofVariance",
     "Thm41V",
-    "least_squares_design",
 ]
 
 _STATED_QUICK = dict(

@@ -105,10 +105,11 @@ from verify.checks._r7_steps import (
     EnergyNonpositive,
     EnergyProofStep,
 )
-from verify.checks.base import Check, Diverged, profile, run_alone
+from verify.checks.base import Check, Diverged, profile
 from verify.context import RunContext
 from verify.evidence import ExactCurve, Samples
 from verify.evidence import Row as EvidenceRow
+from verify.runner import run_alone
 from verify.verdict import CheckResult
 
 __all__ = [
@@ -254,7 +255,7 @@ class EnergyAsStated(EnergyGrid):
                 bracket=bias,
                 bracket_label="+-|M_h - M_h/2| (Euler-Maruyama, weak order 1)",
             )
-            out.append(EvidenceRow(point, ev, s.hyps, s.extra))
+            out.append(EvidenceRow(point, ev, s.hyps, s.extra, values=s.values))
         return out
 
     def note(self, ctx: RunContext) -> str:
@@ -358,7 +359,11 @@ class EnergyAsStatedMC(EnergyGrid):
             rhs = scale * self.statement.rhs(s.values, t=t)
             bias = coarse.mean(axis=1) - fine.mean(axis=1)
             s.extra["max_abs_bias_coarse_minus_fine"] = float(np.max(np.abs(bias)))
-            out.append(EvidenceRow(row.point(), Samples(list(fine), rhs, x=t), s.hyps, s.extra))
+            out.append(
+                EvidenceRow(
+                    row.point(), Samples(list(fine), rhs, x=t), s.hyps, s.extra, values=s.values
+                )
+            )
         return out
 
     def extra_details(self, ctx: RunContext, rows: list[EvidenceRow]) -> dict[str, Any]:
@@ -472,7 +477,7 @@ class EnergyAsApplied(EnergyGrid):
                 rhs = scale * self.statement.rhs(s.values, t=t[keep])
                 extra = {**s.extra, "k_first": int(mom.steps[keep][0]) if keep.any() else None}
                 ev = ExactCurve(mom.mse[keep], rhs, TOLERANCE, x=t[keep])
-                out.append(EvidenceRow(point, ev, list(s.hyps), extra))
+                out.append(EvidenceRow(point, ev, list(s.hyps), extra, values=dict(s.values)))
         return out
 
     def note(self, ctx: RunContext) -> str:

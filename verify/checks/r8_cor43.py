@@ -44,7 +44,8 @@ from __future__ import annotations
 from theory.claims.thm42 import COR43
 from verify.checks import r7_thm42 as r7
 from verify.checks._r7 import tau0_moments
-from verify.checks.base import declare, profile, run_alone
+from verify.checks.base import declare, profile
+from verify.runner import run_alone
 
 __all__ = ["CHECKS", "tau0_moments"]
 

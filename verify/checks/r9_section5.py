@@ -60,8 +60,9 @@ from numerics.moments import asgd_moments_for, sdde_em_moments_for
 from numerics.problems import TwoPoint
 from numerics.sdde import simulate_sdde
 from theory.ou import OUProcess
-from verify.checks.base import Check, profile, raise_if_diverged, run_alone
+from verify.checks.base import Check, profile, raise_if_diverged
 from verify.context import RunContext
+from verify.runner import run_alone
 from verify.verdict import CheckResult, Hypothesis
 
 __all__ = ["Fig1aASGDvsSDDE", "Fig1bSGDvsSDE", "section5_laws"]

@@ -40,11 +40,11 @@ from numerics.linear_sdde import linear_sdde_moments
 from numerics.problems import sqrt_psd
 from numerics.sdde import simulate_sdde
 from theory.constants import ConstantsInputError, c_lambda, thm41_constants, thm42_bound
+from verify.checks._r7 import measure_ball, sdde_batched
 from verify.checks.base import Check, Diverged
 from verify.checks.r2_thm32 import Thm32AsStated
 from verify.checks.r3_cor33 import Cor33AsStated
 from verify.checks.r4_thm34 import Thm34AsStated
-from verify.checks._r7 import measure_ball, sdde_batched
 from verify.context import RunContext
 from verify.usercheck.setting import UserSetting
 from verify.verdict import CheckResult, Hypothesis, Verdict

@@ -496,8 +496,8 @@ def run_spec(
         SpecError, DataError, LossSpecError (all :class:`~theory.errors.InputError`): bad spec
             or data; nothing is written.
     """
-    from verify.api import run_checks
     from verify.context import PROFILES
+    from verify.runner import run_checks
 
     if profile not in PROFILES:
         raise SpecError("profile", profile, "unknown profile", f"use one of {PROFILES}")
