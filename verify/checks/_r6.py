@@ -273,6 +273,7 @@ class StatedPoint:
             ev,
             self.extra.get("hyps", []),
             {k: v for k, v in self.extra.items() if k != "hyps"},
+            values=self.values,
         )
 
 
