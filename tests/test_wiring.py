@@ -153,3 +153,34 @@ def test_snapshot_of_quick_results(results):
     want = json.loads(SNAPSHOT.read_text())
     for cid in SNAPSHOT_IDS:
         assert _close(now[cid], want[cid]), f"{cid} differs from the snapshot"
+
+
+def test_a_new_r7_shaped_claim_is_one_statement_and_one_declaration():
+    # the example of docs/ARCHITECTURE.md ("Add a theorem"), run on one small row
+    import sympy as sp
+
+    from theory.claims.base import Claim
+    from theory.claims.thm42 import THM42, delta, mu, t
+    from verify.checks.base import declare
+    from verify.checks.r7_thm42 import EnergyAsStated
+
+    mine = Claim(
+        id="mine",
+        result="My Thm",
+        where="my note, Thm 1",
+        statement="E||X(t)-x*||^2 <= 4 (delta+1) H / (mu^2 t)",
+        latex=r"\le 4(\delta+1)H/(\mu^2t)",
+        lhs=THM42.lhs,
+        lhs_latex=THM42.lhs_latex,
+        rhs_expr=4 * (delta + 1) * sp.Symbol("H", positive=True) / (mu**2 * t),
+        hypotheses=THM42.hypotheses,
+        domain=THM42.domain,
+        derived=THM42.derived,
+    )
+    check = declare(EnergyAsStated, "MineAsStated", id="RX-as-stated", statement=mine)
+    assert check.result == "My Thm" and check.claim == mine.statement
+    rows = (dict(kappa=2, noise=1.0, delta=1.0, tau=0.5),)
+    res = run(check, rows=rows, ball_paths=200, T=4.0, n_t=8)
+    g = res.details["grid"][0]
+    assert res.id == "RX-as-stated" and res.verdict.value == g["verdict"] != "NOT_APPLICABLE"
+    assert g["rhs"] == pytest.approx(4 * 2 * g["symbols"]["H"] / (g["symbols"]["mu"] ** 2 * g["x"]))
