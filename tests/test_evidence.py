@@ -129,3 +129,18 @@ def test_figures_are_recorded_not_drawn():
     kinds = [f["kind"] for f in res.details["figures"]]
     assert kinds == ["curve", "ratio"] and res.plots == []
     assert res.details["figures"][0]["lhs"] == [0.1, 0.8]
+
+
+def test_tightness_and_vacuous_pass():
+    # SPEC §6: every PASS reports its worst lhs/rhs and where; below 1e-2 it is vacuous
+    tight = _decide(
+        Row({"p": 1}, _exact([0.1, 0.8], [1.0, 1.0], x=[1, 2])),
+        Row({"p": 2}, _exact([0.3, 0.2], [1.0, 1.0], x=[1, 2])),
+    )
+    assert tight.tightness == pytest.approx(0.8) and tight.worst_point == {"p": 1, "x": 2.0}
+    assert not tight.vacuous and tight.to_dict()["vacuous"] is False
+    loose = _decide(Row({"p": 1}, _exact([0.001, 0.005], [1.0, 1.0])))
+    assert loose.verdict is Verdict.PASS and loose.tightness == pytest.approx(0.005)
+    assert loose.vacuous and loose.to_dict()["vacuous"] is True
+    failing = _decide(Row({"p": 1}, _exact([0.001, 5.0], [1.0, 1.0])))
+    assert failing.tightness == pytest.approx(5.0) and not failing.vacuous

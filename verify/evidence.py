@@ -441,6 +441,15 @@ def decide_rows(
         message=msg,
     )
     res.hypotheses = hyps
+    equality = kind == "exact" and bool(active) and active[0].evidence.relation == "eq"
+    if decided and not equality and worst is not None:
+        tight = max(
+            range(len(decided)),
+            key=lambda i: decided[i].max_ratio if math.isfinite(decided[i].max_ratio) else -1,
+        )
+        if all(d.rhs > 0 for d in decided):
+            res.tightness = float(decided[tight].max_ratio)
+            res.worst_point = {**active[tight].point, "x": decided[tight].x}
     return res
 
 

@@ -28,6 +28,7 @@ from theory.errors import InputError
 __all__ = [
     "LEVELS",
     "METHODS",
+    "VACUOUS_BELOW",
     "CheckResult",
     "Hypothesis",
     "ResultFieldError",
@@ -36,6 +37,8 @@ __all__ = [
 ]
 
 LEVELS = ("as-stated", "as-applied", "proof-step")
+#: a PASS whose worst lhs/rhs is below this is vacuous (SPEC §6)
+VACUOUS_BELOW = 1e-2
 METHODS = ("exact", "symbolic", "monte-carlo", "rate")
 
 
@@ -119,6 +122,9 @@ class CheckResult:
         message: one or two sentences a reader needs (e.g. why INCONCLUSIVE).
         error: a traceback if the check raised instead of returning (the verdict is then
             INCONCLUSIVE and the command line exits with code 3).
+        tightness: the largest lhs/rhs found over the evaluated domain (grid checks; `None`
+            where no ratio is meaningful); a PASS below `VACUOUS_BELOW` says almost nothing.
+        worst_point: where that ratio was found (the grid point's parameters and `x`).
     """
 
     id: str
@@ -142,6 +148,8 @@ class CheckResult:
     plots: list[str] = field(default_factory=list)
     message: str = ""
     error: str = ""
+    tightness: float | None = None
+    worst_point: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if self.level not in LEVELS:
@@ -155,6 +163,15 @@ class CheckResult:
                 "verdict", self.verdict, "unknown verdict", f"use a {Verdict.__name__} member"
             ) from None
 
+    @property
+    def vacuous(self) -> bool:
+        """A PASS whose bound sits more than 100x above the worst left side found (SPEC §6)."""
+        return (
+            self.verdict is Verdict.PASS
+            and self.tightness is not None
+            and 0 <= self.tightness < VACUOUS_BELOW
+        )
+
     # ------------------------------------------------------------------ serialisation
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict (NaN/inf become strings, arrays become lists)."""
@@ -166,12 +183,14 @@ class CheckResult:
             elif f.name == "verdict":
                 value = value.value
             out[f.name] = json_safe(value)
+        out["vacuous"] = self.vacuous
         return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CheckResult:
         """Inverse of `to_dict` (numbers written as strings stay strings)."""
         kwargs = dict(data)
+        kwargs.pop("vacuous", None)  # derived
         kwargs["verdict"] = Verdict(kwargs["verdict"])
         kwargs["hypotheses"] = [Hypothesis(**h) for h in kwargs.get("hypotheses", [])]
         return cls(**kwargs)
