@@ -30,7 +30,15 @@ from verify.context import RunContext
 from verify.evidence import Row as EvidenceRow
 from verify.evidence import Tolerance
 
-__all__ = ["CONVENTIONS", "TOLERANCE", "EnergyGrid", "Setup", "is_corollary", "proof_steps"]
+__all__ = [
+    "COMMON",
+    "CONVENTIONS",
+    "TOLERANCE",
+    "EnergyGrid",
+    "Setup",
+    "is_corollary",
+    "proof_steps",
+]
 
 CONVENTIONS: tuple[str, ...] = (
     "Start time: u_k = 1/(mu k) starts at k = 1 and the SDDE (singular at t = 0) at t = 1 "
@@ -57,6 +65,10 @@ CONVENTIONS: tuple[str, ...] = (
     "Level 2: t = k delta, the bound evaluated where delta k > 1.",
 )
 
+
+#: the parameters every R7/R8 profile shares: the ball rule (eps_D quantile, eps_max exit
+#: probability), no falsification (rhs_scale 1), mu = lambda_min, the data seed
+COMMON = dict(eps_D=0.01, eps_max=0.05, rhs_scale=1.0, mu_factor=1.0, data_seed=0)
 
 #: exact comparisons of the R7/R8 rows: 64 ulp relative to max(1, |lhs|, |rhs|)
 TOLERANCE = Tolerance.ulps(64, 53, floor=1.0)

@@ -20,7 +20,7 @@ from verify.checks._r7 import (
     sdde_horizon,
     tau0_moments,
 )
-from verify.checks._r7_grid import TOLERANCE, EnergyGrid, Setup, is_corollary, proof_steps
+from verify.checks._r7_grid import COMMON, TOLERANCE, EnergyGrid, Setup, is_corollary, proof_steps
 from verify.checks.base import profile
 from verify.context import RunContext
 from verify.evidence import ExactCurve, Samples
@@ -48,11 +48,7 @@ _STATED_FULL_PROFILE = profile(
     h_kappa=0.1,
     ball_paths=2000,
     T_ball=50.0,
-    eps_D=0.01,
-    eps_max=0.05,
-    rhs_scale=1.0,
-    mu_factor=1.0,
-    data_seed=0,
+    **COMMON,
 )
 
 
@@ -87,11 +83,7 @@ class EnergyProofStep(EnergyGrid):
         paths=1000,
         ball_paths=800,
         T_ball=10.0,
-        eps_D=0.01,
-        eps_max=0.05,
-        rhs_scale=1.0,
-        mu_factor=1.0,
-        data_seed=0,
+        **COMMON,
     )
     full = profile(
         **{

@@ -97,7 +97,7 @@ from verify.checks._r7 import (
     sdde_horizon,
     tau0_moments,
 )
-from verify.checks._r7_grid import CONVENTIONS, TOLERANCE, EnergyGrid, is_corollary
+from verify.checks._r7_grid import COMMON, CONVENTIONS, TOLERANCE, EnergyGrid, is_corollary
 from verify.checks._r7_steps import (
     _STATED_FULL_PROFILE,
     EnergyDecreasing,
@@ -220,11 +220,7 @@ class EnergyAsStated(EnergyGrid):
         h_kappa=0.2,
         ball_paths=800,
         T_ball=10.0,
-        eps_D=0.01,
-        eps_max=0.05,
-        rhs_scale=1.0,
-        mu_factor=1.0,
-        data_seed=0,
+        **COMMON,
     )
     full = _STATED_FULL_PROFILE
 
@@ -290,11 +286,7 @@ class EnergyAsStatedMC(EnergyGrid):
         paths=600,
         ball_paths=600,
         T_ball=10.0,
-        eps_D=0.01,
-        eps_max=0.05,
-        rhs_scale=1.0,
-        mu_factor=1.0,
-        data_seed=0,
+        **COMMON,
     )
     full = profile(
         rows=tuple(
@@ -310,11 +302,7 @@ class EnergyAsStatedMC(EnergyGrid):
         paths=5000,
         ball_paths=2000,
         T_ball=50.0,
-        eps_D=0.01,
-        eps_max=0.05,
-        rhs_scale=1.0,
-        mu_factor=1.0,
-        data_seed=0,
+        **COMMON,
     )
 
     def rows(self, ctx: RunContext) -> list[EvidenceRow]:
@@ -409,11 +397,7 @@ class EnergyAsApplied(EnergyGrid):
         K=2000,
         ball_paths=800,
         K_ball=500,
-        eps_D=0.01,
-        eps_max=0.05,
-        rhs_scale=1.0,
-        mu_factor=1.0,
-        data_seed=0,
+        **COMMON,
     )
     full = profile(
         rows=tuple(
@@ -429,11 +413,7 @@ class EnergyAsApplied(EnergyGrid):
         K=50000,
         ball_paths=4000,
         K_ball=10000,
-        eps_D=0.01,
-        eps_max=0.05,
-        rhs_scale=1.0,
-        mu_factor=1.0,
-        data_seed=0,
+        **COMMON,
     )
 
     def rows(self, ctx: RunContext) -> list[EvidenceRow]:

@@ -44,6 +44,7 @@ from __future__ import annotations
 from theory.claims.thm42 import COR43
 from verify.checks import r7_thm42 as r7
 from verify.checks._r7 import tau0_moments
+from verify.checks._r7_grid import COMMON
 from verify.checks.base import declare, profile
 from verify.runner import run_alone
 
@@ -84,11 +85,7 @@ _STATED_FULL = profile(
     h_kappa=0.1,
     ball_paths=2000,
     T_ball=50.0,
-    eps_D=0.01,
-    eps_max=0.05,
-    rhs_scale=1.0,
-    mu_factor=1.0,
-    data_seed=0,
+    **COMMON,
 )
 
 
@@ -99,11 +96,7 @@ _STEPS_QUICK = profile(
     h_kappa=0.25,
     ball_paths=800,
     T_ball=10.0,
-    eps_D=0.01,
-    eps_max=0.05,
-    rhs_scale=1.0,
-    mu_factor=1.0,
-    data_seed=0,
+    **COMMON,
 )
 
 
@@ -129,11 +122,7 @@ CHECKS = [
             h_kappa=0.25,
             ball_paths=800,
             T_ball=10.0,
-            eps_D=0.01,
-            eps_max=0.05,
-            rhs_scale=1.0,
-            mu_factor=1.0,
-            data_seed=0,
+            **COMMON,
         ),
         full=_STATED_FULL,
     ),
@@ -156,11 +145,7 @@ CHECKS = [
             paths=600,
             ball_paths=600,
             T_ball=10.0,
-            eps_D=0.01,
-            eps_max=0.05,
-            rhs_scale=1.0,
-            mu_factor=1.0,
-            data_seed=0,
+            **COMMON,
         ),
         full=profile(
             rows=tuple(
@@ -175,11 +160,7 @@ CHECKS = [
             paths=5000,
             ball_paths=2000,
             T_ball=50.0,
-            eps_D=0.01,
-            eps_max=0.05,
-            rhs_scale=1.0,
-            mu_factor=1.0,
-            data_seed=0,
+            **COMMON,
         ),
     ),
     declare(
@@ -210,11 +191,7 @@ CHECKS = [
             K=2000,
             ball_paths=800,
             K_ball=500,
-            eps_D=0.01,
-            eps_max=0.05,
-            rhs_scale=1.0,
-            mu_factor=1.0,
-            data_seed=0,
+            **COMMON,
         ),
         full=profile(
             **{
