@@ -4,6 +4,7 @@ r"""Theorem 4.1 applied to the ASGD iterates (`R6-as-applied`) and the discussio
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -13,6 +14,7 @@ from numerics.delays import ConstantDelay
 from numerics.linear_sdde import delayed_gd_stability_threshold
 from numerics.moments import asgd_moments_for
 from theory.claims import thm41 as claims
+from theory.claims.base import Domain, Param
 from theory.errors import InputError
 from verify.checks._r6 import (
     CONVENTIONS,
@@ -24,6 +26,7 @@ from verify.checks._r6 import (
     lam_fracs,
     rhs_scale,
     sdde_moments,
+    setting,
     settings,
     t_grid,
     t_units,
@@ -31,6 +34,7 @@ from verify.checks._r6 import (
 from verify.checks.base import GridCheck, profile
 from verify.context import RunContext
 from verify.evidence import ExactCurve, Row
+from verify.search import search_domain
 
 __all__ = ["Thm41AsApplied", "Thm41Discussion"]
 
@@ -42,6 +46,142 @@ def _na(s: Any, point: dict[str, Any], params: dict[str, Any]) -> Row | None:
     if not bad:
         return None
     return Row(point, None, hyps, {}, "; ".join(f"{h.name} fails ({h.detail})" for h in bad))
+
+
+#: the search box of the as-applied level (Thm 4.1's domain with the iterates' coordinates:
+#: delays in steps l, minibatch size b; L tau up to the V < 0 limit pi/2)
+SEARCH_DOMAIN = Domain(
+    (
+        Param("kappa", 1.0, 1e3, log=True),
+        Param("L_tau", 1e-2, math.pi / 2 - 1e-6, note="V < 0 iff L tau < pi/2"),
+        Param("l", 1, 64, log=True, integer=True),
+        Param("lam_frac", 0.01, 0.99),
+        Param("b", 1, 64, log=True, integer=True),
+    )
+)
+
+
+@functools.lru_cache(maxsize=256)
+def _asgd_mse(
+    kappa: float,
+    a_tau: float,
+    d: int,
+    n: int,
+    seed: int,
+    l: int,
+    noise: str,
+    b: int,
+    div: int,
+    n_t: int,
+    relaxations: float,
+    horizon_taus: float,
+) -> np.ndarray:
+    s = setting(kappa, a_tau, d, n, seed)
+    pt = {"t_div": div, "n_t": n_t, "relaxations": relaxations, "horizon_taus": horizon_taus}
+    ks = t_units(s, pt) * (l // div)  # t = k eta exactly
+    mom = asgd_moments_for(
+        s.problem,
+        eta=s.tau / l,
+        K=int(ks[-1]),
+        delay=ConstantDelay(l),
+        b=b,
+        noise=noise,
+        x0=s.xi,
+        record=ks.tolist(),
+    )
+    return np.where(np.isfinite(mom.mse), mom.mse, np.inf)
+
+
+def applied_row(
+    p: dict[str, Any], kappa: float, a_tau: float, l: int, noise: str, b: int, f: float, div: int
+) -> Row:
+    r"""One as-applied row: ASGD with constant delay `l`, $\eta = \tau/l$, $\epsilon =
+    \eta\tau^2$, at $\lambda = f\cdot(-V)$, exact $\mathbb E\|x_k - x^*\|^2$ against the
+    statement's right side on the times $t = m\tau/$`div` (multiples of $\eta$)."""
+    d, n, seed = int(p["d"]), int(p["n"]), int(p["data_seed"])
+    s = setting(float(kappa), float(a_tau), d, n, seed)
+    eta = s.tau / l
+    eps = eta * s.tau**2
+    lam = f * (-s.V)
+    point = {
+        **s.label(),
+        "l": l,
+        "eta": eta,
+        "epsilon": eps,
+        "noise": noise,
+        "b": int(b),
+        "lam_frac": f,
+        "lam": lam,
+    }
+    base = {
+        "V": s.V,
+        "V_certified_negative": s.is_V_negative,
+        "lam": lam,
+        "epsilon": eps,
+        "tau": s.tau,
+        "eta": eta,
+    }
+    na = _na(s, point, base)
+    if na is not None:
+        return na
+    try:
+        c = constants(s.kappa, s.a_tau, d, n, seed, lam, eps, int(b))
+    except InputError as exc:
+        return Row(point, None, [], {}, f"constants not computable: {exc}", True)
+    pt = {**p, "t_div": div}
+    t = t_grid(s, pt)
+    mean_err1, var1 = sdde_moments(s.kappa, s.a_tau, d, n, seed, tuple(t.tolist()))
+    mse = _asgd_mse(
+        s.kappa,
+        s.a_tau,
+        d,
+        n,
+        seed,
+        l,
+        noise,
+        int(b),
+        div,
+        int(p["n_t"]),
+        float(p["relaxations"]),
+        float(p["horizon_taus"]),
+    )
+    sdde_mse = var1 * eta / b + mean_err1**2
+    vals = constant_values(s, c)
+    rhs = rhs_scale(p) * claims.THM41.rhs(vals, t=t)
+    thr = delayed_gd_stability_threshold(l)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        gap = np.abs(mse - sdde_mse) / sdde_mse
+    return Row(
+        point,
+        ExactCurve(mse, rhs, exact_tolerance(t, s), x=t),
+        claims.THM41.check_hypotheses(base),
+        {
+            "c_lambda": c.c_lambda.value,
+            "eta_L": eta * s.L,
+            "delayed_gd_threshold": thr,
+            "delayed_gd_stable": bool(eta * s.L < thr),
+            "overflow": bool(not np.all(np.isfinite(mse))),
+            "max_gap_to_sdde": float(np.max(gap[t > 0])),
+        },
+        values=vals,
+    )
+
+
+class _AppliedRatio:
+    """The search objective: max over t of lhs/rhs at one point (0 where not applicable)."""
+
+    def __init__(self, p: dict[str, Any], noise: str) -> None:
+        self.p, self.noise = dict(p), noise
+
+    def __call__(self, q: dict[str, Any]) -> float:
+        row = applied_row(
+            self.p, q["kappa"], q["L_tau"], q["l"], self.noise, q["b"], q["lam_frac"], q["l"]
+        )
+        if row.evidence is None:
+            return 0.0
+        with np.errstate(invalid="ignore", divide="ignore"):
+            r = np.asarray(row.evidence.lhs) / np.asarray(row.evidence.rhs)
+        return float(np.max(np.where(np.isnan(r), np.inf, r)))
 
 
 _APPLIED_QUICK = dict(
@@ -57,6 +197,7 @@ _APPLIED_QUICK = dict(
     n_t=12,
     relaxations=6.0,
     horizon_taus=60.0,
+    search_budget=50,
     rhs_scale=1.0,
 )
 _APPLIED_FULL = dict(
@@ -70,6 +211,7 @@ _APPLIED_FULL = dict(
     bs=(1, 8, 64),
     n_t=30,
     horizon_taus=100.0,
+    search_budget=600,
 )
 
 
@@ -96,101 +238,37 @@ class Thm41AsApplied(GridCheck):
 
     def rows(self, ctx: RunContext) -> list[Row]:
         p = ctx.params
-        d, n, seed = int(p["d"]), int(p["n"]), int(p["data_seed"])
-        scale = rhs_scale(p)
-        out: list[Row] = []
         ls = [int(v) for v in floats(p, "ls")]
         if any(v < 1 for v in ls):
             raise R6InputError("ls", p["ls"], "delays must be >= 1 (tau = l eta > 0)", "drop l=0")
         # t on multiples of tau/g, g = gcd(ls): then t = k eta exactly for eta = tau/l, all l
         div = math.gcd(*ls)
-        pt = {**p, "t_div": div}
-        for s in settings(p):
-            t = mean_err1 = var1 = None
-            for l in ls:
-                eta = s.tau / l
-                eps = eta * s.tau**2
-                thr = delayed_gd_stability_threshold(l)
-                for noise in p["noises"]:
-                    for b in floats(p, "bs"):
-                        mse = sdde_mse = None
-                        for f in lam_fracs(p):
-                            lam = f * (-s.V)
-                            point = {
-                                **s.label(),
-                                "l": l,
-                                "eta": eta,
-                                "epsilon": eps,
-                                "noise": str(noise),
-                                "b": int(b),
-                                "lam_frac": f,
-                                "lam": lam,
-                            }
-                            base = {
-                                "V": s.V,
-                                "V_certified_negative": s.is_V_negative,
-                                "lam": lam,
-                                "epsilon": eps,
-                                "tau": s.tau,
-                                "eta": eta,
-                            }
-                            na = _na(s, point, base)
-                            if na is not None:
-                                out.append(na)
-                                continue
-                            try:
-                                c = constants(s.kappa, s.a_tau, d, n, seed, lam, eps, int(b))
-                            except InputError as exc:
-                                out.append(
-                                    Row(
-                                        point,
-                                        None,
-                                        [],
-                                        {},
-                                        f"constants not computable: {exc}",
-                                        True,
-                                    )
-                                )
-                                continue
-                            if t is None:
-                                t = t_grid(s, pt)
-                                mean_err1, var1 = sdde_moments(
-                                    s.kappa, s.a_tau, d, n, seed, tuple(t.tolist())
-                                )
-                            if mse is None:
-                                ks = t_units(s, pt) * (l // div)  # t = k eta exactly
-                                mom = asgd_moments_for(
-                                    s.problem,
-                                    eta=eta,
-                                    K=int(ks[-1]),
-                                    delay=ConstantDelay(l),
-                                    b=int(b),
-                                    noise=str(noise),
-                                    x0=s.xi,
-                                    record=ks.tolist(),
-                                )
-                                mse = np.where(np.isfinite(mom.mse), mom.mse, np.inf)
-                                sdde_mse = var1 * eta / b + mean_err1**2
-                            vals = constant_values(s, c)
-                            rhs = scale * self.statement.rhs(vals, t=t)
-                            with np.errstate(invalid="ignore", divide="ignore"):
-                                gap = np.abs(mse - sdde_mse) / sdde_mse
-                            out.append(
-                                Row(
-                                    point,
-                                    ExactCurve(mse, rhs, exact_tolerance(t, s), x=t),
-                                    claims.THM41.check_hypotheses(base),
-                                    {
-                                        "c_lambda": c.c_lambda.value,
-                                        "eta_L": eta * s.L,
-                                        "delayed_gd_threshold": thr,
-                                        "delayed_gd_stable": bool(eta * s.L < thr),
-                                        "overflow": bool(not np.all(np.isfinite(mse))),
-                                        "max_gap_to_sdde": float(np.max(gap[t > 0])),
-                                    },
-                                    values=vals,
-                                )
-                            )
+        out = [
+            applied_row(p, s.kappa, s.a_tau, l, str(noise), int(b), f, div)
+            for s in settings(p)
+            for l in ls
+            for noise in p["noises"]
+            for b in floats(p, "bs")
+            for f in lam_fracs(p)
+        ]
+        budget = int(p.get("search_budget", 0))
+        self._search = []
+        for noise in p["noises"] if budget else ():
+            found = search_domain(
+                _AppliedRatio(p, str(noise)),
+                SEARCH_DOMAIN,
+                names=("kappa", "L_tau", "l", "lam_frac", "b"),
+                seed=int(ctx.seed(f"search-{noise}").generate_state(1)[0]),
+                budget=budget // len(p["noises"]),
+                map_fn=ctx.map,
+            )
+            q = found.best_point
+            row = applied_row(
+                p, q["kappa"], q["L_tau"], q["l"], str(noise), q["b"], q["lam_frac"], q["l"]
+            )
+            row.point["source"] = "search"
+            out.append(row)
+            self._search.append({"noise": str(noise), **found.to_details()})
         return out
 
     def extra_details(self, ctx: RunContext, rows: list[Row]) -> dict[str, Any]:
@@ -223,6 +301,7 @@ class Thm41AsApplied(GridCheck):
                 for nz in p["noises"]
                 for st in (True, False)
             },
+            "search": getattr(self, "_search", []),
             "failing_rows_by_L_tau": {
                 str(a): sum(1 for r in fails if r.point["L_tau"] == a) for a in floats(p, "a_taus")
             },
