@@ -38,6 +38,7 @@ import sympy
 from numerics.asgd import simulate_asgd
 from numerics.coupling import simulate_coupled
 from numerics.sdde import simulate_sdde
+from theory.safe_parse import evaluate_float
 from verify.checks.base import Check, Diverged
 from verify.context import RunContext
 from verify.rates import RateForm, RatePoint, rate_check
@@ -60,15 +61,10 @@ MAX_RECORD_FLOATS = 40_000_000
 
 def evaluate_rhs(expr: sympy.Expr, values: Mapping[str, float]) -> float:
     """The rhs at one grid point (every free symbol must have a value); NaN when it is not a
-    real number there (e.g. ``1/(t - 1)`` at ``t = 1``, ``log`` of a negative number)."""
-    subs = {s: values[s.name] for s in expr.free_symbols}
-    val = sympy.N(expr.xreplace({s: sympy.Float(v, 30) for s, v in subs.items()}))
-    if val.is_extended_real is not True:
-        return math.nan
-    try:
-        return float(val)
-    except (TypeError, ValueError):
-        return math.nan
+    finite real number there (e.g. ``1/(t - 1)`` at ``t = 1``, ``log`` of a negative number,
+    an overflow such as ``exp(exp(t))``). Evaluated in float64 node by node
+    (:func:`theory.safe_parse.evaluate_float`), never by SymPy's unbounded evalf."""
+    return evaluate_float(expr, {s.name: float(values[s.name]) for s in expr.free_symbols})
 
 
 class UserClaimCheck(Check):
