@@ -22,6 +22,7 @@ from verify.checks.base import Check
 from verify.context import RunContext
 from verify.executor import Executor, make_executor
 from verify.report import ReportWriter, RunReport, default_run_name, run_metadata
+from verify.staging import StagingLock
 from verify.verdict import CheckResult
 
 __all__ = ["DEFAULT_SEED", "check", "run", "run_check", "run_checks"]
@@ -154,7 +155,8 @@ def run(
             meta["finished"] = run_metadata()["started"]
             return RunReport(results, meta, None, dict(reg.errors))
         name = run_name or default_run_name(profile, seed)
-        with ReportWriter(out, name) as writer:
+        with StagingLock(out) as lock, ReportWriter(out, name) as writer:
+            lock.attach(writer.staging)  # a killed run's staging is removed by a later run
             results = run_checks(
                 checks,
                 profile=profile,

@@ -125,6 +125,7 @@ class UserClaimCheck(Check):
                 else "yes",
             )
         ]
+        out += self._constant_hypotheses()
         if self.spec.metric != "approx_error":
             out.append(self.setting.minimiser_hypothesis())
         if self.spec.metric == "approx_error" and self.spec.coupling == "quantile":
@@ -133,6 +134,36 @@ class UserClaimCheck(Check):
                     "minibatches with replacement (quantile coupling)",
                     bool(self.setting.alg.replace),
                     f"algorithm.replace = {self.setting.alg.replace}",
+                )
+            )
+        return out
+
+    def _constant_hypotheses(self) -> list[Hypothesis]:
+        r"""A rhs that uses $\mu$ (or $H = \operatorname{tr}\Sigma/b + 2\mu LD^2$) assumes
+        strong convexity: $\mu > 0$; one that uses $L$ (or $H$) assumes a finite $L$. Never
+        evaluate a bound with the estimated $\mu \le 0$ of a non-convex loss."""
+        names = self._names_needed()
+        s = self.setting
+        out = []
+        if names & {"mu", "H"}:
+            mu = s.mu_const
+            ok = math.isfinite(mu.value) and mu.value > 0
+            out.append(
+                Hypothesis(
+                    "mu > 0 (the rhs uses mu: strong convexity)",
+                    ok,
+                    f"mu = {mu.value:.6g} ({mu.kind}: {mu.detail})"
+                    + ("" if ok else "; the loss is not strongly convex, the bound does not apply"),
+                )
+            )
+        if names & {"L", "H"}:
+            L = s.L_const
+            ok = math.isfinite(L.value)
+            out.append(
+                Hypothesis(
+                    "L finite (the rhs uses L: L-smooth loss)",
+                    ok,
+                    f"L = {L.value:.6g} ({L.kind}: {L.detail})",
                 )
             )
         return out
