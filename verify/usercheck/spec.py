@@ -328,7 +328,7 @@ def parse_spec(
             i = int(np.argmax(~signs))
             raise DataError(
                 "data.label",
-                f"{dataset.y[i]:g} (row {i + 1})",
+                f"{float(dataset.y[i]):g} ({dataset.row_name(i)})",
                 "the loss is a margin loss phi(b a^T x) (logistic, hinge, ...), which needs "
                 f"labels in {{-1, +1}}; labels present: {sorted(set(dataset.y.tolist()))[:10]}",
                 'map them with data.label_map = { "0" = -1, "1" = 1 }, or declare '
@@ -358,8 +358,8 @@ def _check_loss_on_data(loss: UserLoss, data: Dataset) -> None:
         raise SpecError(
             "loss.expression",
             loss.expression,
-            f"the loss or its gradient is not finite at x = 0 for sample {i + 1} "
-            f"(label {data.y[i]:g})",
+            f"the loss or its gradient is not finite at x = 0 for the data row at "
+            f"{data.row_name(i)} (label {float(data.y[i]):g})",
             "check the domain of log/sqrt and the label coding (data.label_map)",
         )
 
