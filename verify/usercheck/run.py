@@ -140,6 +140,8 @@ def estimate_checks(setting: UserSetting, checks: Sequence[Check], profile: str)
             continue
         p = c.params_for(profile)
         P = int(p.get("paths", setting.alg.paths))
+        if "calibration" in p and p["calibration"][0][0] > p.get("max_K0", math.inf):
+            continue  # U-approx beyond its K budget: INCONCLUSIVE without simulating
         if "calibration" in p:  # U-approx: (K, b, l) grid, SDDE fine + ASGD per point
             for K, bb, _l in [*p["calibration"], *p["heldout"]]:
                 items.append((f"{c.id} K={K} b={bb}", P, K * int(p["substeps"]), bb, "sdde"))
