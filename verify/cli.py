@@ -198,8 +198,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     c.add_argument("--scheduler", metavar="ADDR", default=None, help="dask scheduler address")
     c.add_argument("--name", metavar="RUN_NAME", default=None, help="report folder name")
-    c.add_argument("--max-seconds", type=float, default=None, metavar="S",
-                   help="time budget (default 120 s quick, 4 h full); larger runs are refused")
+    c.add_argument(
+        "--max-seconds",
+        type=float,
+        default=None,
+        metavar="S",
+        help="time budget (default 120 s quick, 4 h full); larger runs are refused",
+    )
     c.add_argument("--max-memory-gb", type=float, default=None, metavar="G",
                    help="memory budget in GB (default 12); larger runs are refused")  # fmt: skip
     c.add_argument(
