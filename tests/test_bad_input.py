@@ -109,3 +109,28 @@ def test_bad_input_raises_specific_error(parameter, error, call):
     assert info.value.parameter == parameter
     assert str(info.value).startswith(f"{parameter}=")
     assert "Fix:" in str(info.value)
+
+
+# ------------------------------------------------------------------ issue 12: data messages
+def test_data_errors_quote_a_short_snippet_and_count_file_lines(tmp_path):
+    """A hostile file (e.g. a symlink to a system file) is never echoed whole: a cell is quoted
+    truncated; rows are numbered by file line (blank lines and the header count); values print
+    plainly (``nan``, never ``np.float64(nan)``)."""
+    from verify.usercheck.data import DataError, DataSpec, load_dataset
+
+    long_cell = "root:x:0:0:root:/root:/bin/bash" * 3
+    (tmp_path / "d.csv").write_text(f"a,b,y\n1,2,3\n\n4,{long_cell},5\n")
+    with pytest.raises(DataError) as info:
+        load_dataset(DataSpec(path="d.csv"), tmp_path)
+    msg = str(info.value)
+    assert "line 4" in msg and long_cell not in msg and long_cell[:20] in msg
+    (tmp_path / "e.csv").write_text("a,b,y\n1,2,3\n\n4,nan,5\n")
+    with pytest.raises(DataError) as info:
+        load_dataset(DataSpec(path="e.csv"), tmp_path)
+    msg = str(info.value)
+    assert "nan at line 4" in msg and "np.float64" not in msg
+    header = ",".join(f"secret{i}" * 5 for i in range(20))
+    (tmp_path / "f.csv").write_text(header + "\n" + ",".join("1" * 20) + "\n")
+    with pytest.raises(DataError) as info:
+        load_dataset(DataSpec(path="f.csv", label="nope"), tmp_path)
+    assert len(str(info.value)) < 400 and "12 more" in str(info.value)

@@ -228,12 +228,12 @@ def test_standardize_and_intercept(tmp_path):
     [
         ("", {}, "data.path", "empty"),
         ("a,b,y\n", {}, "data.path", "header but no rows"),
-        ("a,b,y\n1,2,3\n4,5\n", {}, "data.path", "row 3 has 2 fields"),
+        ("a,b,y\n1,2,3\n4,5\n", {}, "data.path", "line 3 has 2 fields"),
         ("a,b,y\n1,x,3\n", {}, "data.path", "'x' is not a number"),
         ("a,b,y\n1,nan,3\n", {}, "data.features", "NaN or inf"),
         ("a,b,y\n1,2,inf\n", {}, "data.label", "NaN or inf"),
-        ("a,b,y\n1,2,0\n3,4,1\n", {"label_values": (-1.0, 1.0)}, "data.label_values", "row 1"),
-        ("a,b,y\n1,2,0\n3,4,2\n", {"label_map": {0.0: -1.0, 1.0: 1.0}}, "data.label_map", "row 2"),
+        ("a,b,y\n1,2,0\n3,4,1\n", {"label_values": (-1.0, 1.0)}, "data.label_values", "line 2"),
+        ("a,b,y\n1,2,0\n3,4,2\n", {"label_map": {0.0: -1.0, 1.0: 1.0}}, "data.label_map", "line 3"),
         ("a,b,y\n1,2,0\n1,4,1\n", {"standardize": True}, "data.standardize", "'a' is constant"),
         ("a,b,y\n1,2,0\n", {"label": "z"}, "data.label", "no such column"),
         ("a,b,y\n1,2,0\n", {"label": "yy"}, "data.label", "did you mean 'y'"),
@@ -348,7 +348,7 @@ def test_margin_loss_requires_sign_labels(tmp_path):
     loss = '[loss]\nexpression = "softplus(-b*dot(a, x))"\n'
     with pytest.raises(DataError, match="needs labels in") as info:
         load_spec(write(tmp_path, loss + '[data]\npath = "d.csv"\n'))
-    assert info.value.parameter == "data.label" and "row 1" in str(info.value)
+    assert info.value.parameter == "data.label" and "line 2" in str(info.value)
     mapped = '[data]\npath = "d.csv"\nlabel_map = { "0" = -1, "1" = 1 }\n'
     assert set(load_spec(write(tmp_path, loss + mapped)).dataset.y) == {-1.0, 1.0}
     # not a margin loss: 0/1 labels are fine for least squares

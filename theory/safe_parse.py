@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -39,6 +40,8 @@ __all__ = [
     "LossSpecError",
     "ParseLimits",
     "ParsedExpression",
+    "evaluate_float",
+    "huber",
     "maximum",
     "minimum",
     "parse_expression",
@@ -181,6 +184,66 @@ class minimum(sympy.Function):
         return all(a.is_real for a in self.args) or None
 
 
+class huber(sympy.Function):
+    r"""Huber function $h_c(z) = z^2/2$ for $|z| \le c$, $c(|z| - c/2)$ otherwise ($c > 0$).
+
+    $C^1$ with $h_c'(z) = \operatorname{clip}(z, -c, c)$ and $h_c''(z) = \mathbf 1[|z| < c]
+    \in [0, 1]$ almost everywhere: $h_c'$ is 1-Lipschitz, so $h_c$ is convex and 1-smooth
+    although not $C^2$. Kept unevaluated; its derivatives are :class:`huber_d1` and
+    :class:`huber_d2`. ``c`` must be a positive number (checked by the parser).
+    """
+
+    @classmethod
+    def eval(cls, z, c):
+        if z.is_number and c.is_number:
+            az = abs(z)
+            return z**2 / 2 if (az <= c) == sympy.true else c * (az - c / 2)
+        return None
+
+    def fdiff(self, argindex=1):
+        if argindex != 1:
+            raise sympy.ArgumentIndexError(self, argindex)
+        return huber_d1(*self.args)
+
+    def _eval_is_real(self):
+        return self.args[0].is_real
+
+
+class huber_d1(sympy.Function):
+    r"""$h_c'(z) = \max(-c, \min(z, c))$, 1-Lipschitz."""
+
+    @classmethod
+    def eval(cls, z, c):
+        if z.is_number and c.is_number:
+            return sympy.Max(-c, sympy.Min(z, c))
+        return None
+
+    def fdiff(self, argindex=1):
+        if argindex != 1:
+            raise sympy.ArgumentIndexError(self, argindex)
+        return huber_d2(*self.args)
+
+    def _eval_is_real(self):
+        return self.args[0].is_real
+
+
+class huber_d2(sympy.Function):
+    r"""$h_c''(z) = \mathbf 1[|z| < c]$ (taken as 1 at $|z| = c$, where $h_c''$ jumps); its
+    range is $[0, 1]$, which is what the certified $L$ and $\mu$ of a GLM use."""
+
+    @classmethod
+    def eval(cls, z, c):
+        if z.is_number and c.is_number:
+            return sympy.Integer(1) if (abs(z) <= c) == sympy.true else sympy.Integer(0)
+        return None
+
+    def fdiff(self, argindex=1):
+        return sympy.Integer(0)
+
+    def _eval_is_real(self):
+        return True
+
+
 FUNCTIONS: dict[str, _Function] = {
     "exp": _Function(1, "elementwise", sympy.exp),
     "log": _Function(1, "elementwise", sympy.log),
@@ -194,6 +257,7 @@ FUNCTIONS: dict[str, _Function] = {
     "abs": _Function(1, "elementwise", sympy.Abs, smooth=False),
     "maximum": _Function(2, "elementwise", maximum, smooth=False),
     "minimum": _Function(2, "elementwise", minimum, smooth=False),
+    "huber": _Function(2, "elementwise", huber),
     "dot": _Function(2, "reduce", None),  # type: ignore[arg-type]
     "norm2": _Function(1, "reduce", None),  # type: ignore[arg-type]
     "sum": _Function(1, "reduce", None),  # type: ignore[arg-type]
@@ -571,7 +635,39 @@ class _Translator:
                 raise self.error(
                     node.right, "a vector power needs a numeric exponent", "use a number"
                 )
+        self._fold_guard(node, op, left, right)
         return self._check(node, _apply2(op, left, right, lambda: self._len_error(node)))
+
+    def _fold_guard(self, node: ast.AST, op: str, *args) -> None:
+        r"""Refuse an operation on numbers whose result is not a finite real float64 *before*
+        SymPy folds it: SymPy's automatic evaluation of e.g. ``exp(exp(10**15))`` or
+        ``sigmoid(exp(1e10))`` runs unbounded arbitrary-precision arithmetic (minutes, GBs).
+        Each operand is a number already accepted at its own node, so its float value is
+        finite; the result is computed in float64 (:func:`_float_value`)."""
+        items = [a for a in args if isinstance(a, _Vec)]
+        if len({len(v) for v in items}) > 1:
+            return  # a length mismatch: reported by the operation itself
+        n = len(items[0]) if items else 1
+        for k in range(n):
+            vals = [a[k] if isinstance(a, _Vec) else a for a in args]
+            if not all(isinstance(v, sympy.Basic) and v.is_number for v in vals):
+                continue
+            try:
+                fv = [_float_value(v) for v in vals]
+                out = _FLOAT_OPS[op](*fv)
+            except _NotFloat as exc:
+                raise self.error(
+                    node,
+                    f"the constant is {exc.args[0]}",
+                    "keep constants finite and real: |value| < 1e300, no division by zero, "
+                    "log/sqrt of positive numbers, exp of arguments below 690",
+                ) from None
+            if not (isinstance(out, float) and math.isfinite(out) and abs(out) < 1e300):
+                raise self.error(
+                    node,
+                    "the constant is not a finite real number of magnitude < 1e300",
+                    "rescale: constants (and exp of constants) must stay below 1e300",
+                )
 
     def _len_error(self, node: ast.AST) -> LossSpecError:
         return self.error(node, "vectors of different lengths", "combine vectors of equal length")
@@ -626,6 +722,15 @@ class _Translator:
         args = [self.visit(a, depth + 1) for a in node.args]
         if spec.kind == "reduce":
             return self._check(node, self._reduce(node, name, args))
+        if name == "huber":
+            c = args[1]
+            if isinstance(c, _Vec) or not c.is_number or not (_float_value(c) or 0.0) > 0:
+                raise self.error(
+                    node.args[1],
+                    "the Huber threshold c must be a positive number",
+                    "write huber(z, c) with a number c > 0 (or a named constant)",
+                )
+        self._fold_guard(node, name, *args)
         if spec.arity == 1:
             (u,) = args
             if isinstance(u, _Vec):
@@ -649,6 +754,144 @@ class _Translator:
         if len(u) != len(v):
             raise self._len_error(node)
         return sympy.Add(*(p * q for p, q in zip(u, v)))
+
+
+class _NotFloat(ArithmeticError):
+    """A constant has no finite real float64 value (the message says why)."""
+
+
+def _fsafe(f: Callable[..., float]) -> Callable[..., float]:
+    def g(*xs: float) -> float:
+        try:
+            out = f(*xs)
+        except OverflowError:
+            raise _NotFloat("too large (overflow)") from None
+        except ZeroDivisionError:
+            raise _NotFloat("undefined (division by zero)") from None
+        except ValueError:
+            raise _NotFloat("undefined or not real (log/sqrt of a negative number?)") from None
+        if isinstance(out, complex):
+            raise _NotFloat("not real (a fractional power of a negative number?)")
+        out = float(out)
+        if not math.isfinite(out) or abs(out) >= 1e300:
+            raise _NotFloat("too large (overflow)" if not math.isnan(out) else "undefined")
+        return out
+
+    return g
+
+
+def _pow(p: float, q: float) -> float:
+    if p < 0 and q != int(q):
+        raise ValueError("fractional power of a negative number")
+    return math.pow(p, q)
+
+
+def _softplus(z: float) -> float:
+    return max(z, 0.0) + math.log1p(math.exp(-abs(z)))
+
+
+def _sigmoid(z: float) -> float:
+    return 0.5 + 0.5 * math.tanh(0.5 * z)
+
+
+def _huber(z: float, c: float) -> float:
+    return 0.5 * z * z if abs(z) <= c else c * (abs(z) - 0.5 * c)
+
+
+_FLOAT_OPS: dict[str, Callable[..., float]] = {
+    k: _fsafe(f)
+    for k, f in {
+        "+": lambda p, q: p + q,
+        "-": lambda p, q: p - q,
+        "*": lambda p, q: p * q,
+        "/": lambda p, q: p / q,
+        "**": _pow,
+        "exp": math.exp,
+        "log": math.log,
+        "log1p": math.log1p,
+        "sqrt": math.sqrt,
+        "tanh": math.tanh,
+        "sin": math.sin,
+        "cos": math.cos,
+        "sigmoid": _sigmoid,
+        "softplus": _softplus,
+        "abs": abs,
+        "maximum": max,
+        "minimum": min,
+        "huber": _huber,
+    }.items()
+}
+
+_FLOAT_FUNCS: dict[type, str] = {}
+
+
+def evaluate_float(expr: sympy.Basic, values: Mapping[str, float] | None = None) -> float:
+    r"""The float64 value of a parsed expression with its symbols set to ``values`` (by name),
+    without SymPy's evalf (whose arbitrary precision is unbounded on e.g. ``exp(exp(t))``).
+
+    Returns NaN when the value is not a finite real number of magnitude $< 10^{300}$ there
+    (overflow, division by zero, log of a negative number, an unknown symbol). Cost: linear
+    in the size of ``expr``."""
+    try:
+        return _float_value(expr, values or {})
+    except (_NotFloat, RecursionError):
+        return math.nan
+
+
+def _float_value(e: sympy.Basic, env: Mapping[str, float] | None = None) -> float:
+    r"""The float64 value of a SymPy number built by the parser, without SymPy's evalf.
+
+    Raises :class:`_NotFloat` when it is not a finite real of magnitude $< 10^{300}$. Cost:
+    linear in the size of ``e`` (no arbitrary precision)."""
+    if e.is_Symbol:
+        if env is None or e.name not in env:
+            raise _NotFloat(f"has no value for {e.name}")
+        return _FLOAT_OPS["+"](float(env[e.name]), 0.0)
+    if not _FLOAT_FUNCS:
+        _FLOAT_FUNCS.update(
+            {
+                sympy.exp: "exp",
+                sympy.log: "log",
+                sympy.tanh: "tanh",
+                sympy.sin: "sin",
+                sympy.cos: "cos",
+                sigmoid: "sigmoid",
+                softplus: "softplus",
+                sympy.Abs: "abs",
+                maximum: "maximum",
+                minimum: "minimum",
+                sympy.Max: "maximum",
+                sympy.Min: "minimum",
+                huber: "huber",
+            }
+        )
+    if e.is_Rational:
+        try:
+            return _FLOAT_OPS["/"](int(e.p), int(e.q))
+        except _NotFloat:
+            raise
+    if e.is_Float:
+        return _FLOAT_OPS["+"](float(e), 0.0)
+    if e is sympy.pi:
+        return math.pi
+    if e is sympy.E:
+        return math.e
+    if e.is_Add:
+        out = 0.0
+        for a in e.args:
+            out = _FLOAT_OPS["+"](out, _float_value(a, env))
+        return out
+    if e.is_Mul:
+        out = 1.0
+        for a in e.args:
+            out = _FLOAT_OPS["*"](out, _float_value(a, env))
+        return out
+    if e.is_Pow:
+        return _FLOAT_OPS["**"](_float_value(e.args[0], env), _float_value(e.args[1], env))
+    name = _FLOAT_FUNCS.get(e.func)
+    if name is None:
+        raise _NotFloat(f"not a real number ({type(e).__name__})")
+    return _FLOAT_OPS[name](*[_float_value(a, env) for a in e.args])
 
 
 def _rational_bits(r: sympy.Rational) -> int:

@@ -35,7 +35,8 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import mpmath
@@ -44,7 +45,18 @@ import sympy
 from mpmath import iv
 
 from theory.errors import InputError
-from theory.safe_parse import ParsedExpression, parse_expression, sigmoid, softplus, vector_symbols
+from theory.safe_parse import (
+    LossSpecError,
+    ParsedExpression,
+    huber,
+    huber_d1,
+    huber_d2,
+    parse_expression,
+    sigmoid,
+    softplus,
+    vector_symbols,
+)
+from theory.work_limit import WorkLimitExceeded, expansion_terms, time_limit
 
 __all__ = [
     "Constant",
@@ -212,15 +224,48 @@ def _np_softplus(z):
     return np.logaddexp(0.0, z)
 
 
+def _np_huber(z, c):
+    z = np.asarray(z, dtype=float)
+    az = np.abs(z)
+    return np.where(az <= c, 0.5 * z * z, c * (az - 0.5 * c))
+
+
+def _np_huber_d1(z, c):
+    return np.clip(np.asarray(z, dtype=float), -c, c)
+
+
+def _np_huber_d2(z, c):
+    return np.where(np.abs(np.asarray(z, dtype=float)) <= c, 1.0, 0.0)
+
+
 _NUMPY_MODULES = [
     {
         "sigmoid": _np_sigmoid,
         "softplus": _np_softplus,
         "maximum": np.maximum,
         "minimum": np.minimum,
+        "huber": _np_huber,
+        "huber_d1": _np_huber_d1,
+        "huber_d2": _np_huber_d2,
     },
     "numpy",
 ]
+
+_MP_MODULES = [
+    {
+        "huber": lambda z, c: z * z / 2 if abs(z) <= c else c * (abs(z) - c / 2),
+        "huber_d1": lambda z, c: max(-c, min(z, c)),
+        "huber_d2": lambda z, c: mpmath.mpf(1) if abs(z) <= c else mpmath.mpf(0),
+    },
+    "mpmath",
+]
+
+#: wall-clock limits (s) of the symbolic preparation of a loss and of its analysis on data
+SYMBOLIC_SECONDS = 30.0
+ANALYSIS_SECONDS = 45.0
+#: largest d for a loss without the generalised-linear structure (its symbolic Hessian has
+#: d(d+1)/2 entries, each differentiated and compiled)
+MAX_D_NON_GLM = 60
 
 
 def _lambdify(args: Sequence[sympy.Symbol], exprs: Sequence[sympy.Expr]) -> Callable:
@@ -285,18 +330,96 @@ class UserLoss:
             parameter=parameter,
         )
         self.expression = expression
+        self.parameter = parameter
         self.f: sympy.Expr = self.parsed.expr
         self.smooth = self.parsed.smooth
-        self.grad: tuple[sympy.Expr, ...] = tuple(sympy.diff(self.f, xj) for xj in self.x)
         self._args = (*self.x, *self.a, self.b)
-        self._f_num = _lambdify(self._args, [self.f])
-        self._grad_num = _lambdify(self._args, self.grad)
         self._hess_num: Callable | None = None
-        self.glm: GLMStructure | None = _detect_glm(self)
-        if self.glm is not None:
-            zb = (self.glm.z, self.glm.b)
-            self._phi_num = [_lambdify(zb, [e]) for e in (glm_phi(self.glm))]
-            self._c = float(self.glm.c)
+        self._grad: tuple[sympy.Expr, ...] | None = None
+        self._f_num_c: Callable | None = None
+        self._grad_num_c: Callable | None = None
+        with self.bounded("the symbolic preparation of the loss", SYMBOLIC_SECONDS):
+            self.glm: GLMStructure | None = _detect_glm(self)
+            if self.glm is not None:
+                zb = (self.glm.z, self.glm.b)
+                self._phi_num = [_lambdify(zb, [e]) for e in (glm_phi(self.glm))]
+                self._c = float(self.glm.c)
+            else:
+                if d > MAX_D_NON_GLM:
+                    raise LossSpecError(
+                        f"the loss is not of the form phi(dot(a, x), b) + c/2*norm2(x), and "
+                        f"without that structure the symbolic Hessian has d(d+1)/2 = "
+                        f"{d * (d + 1) // 2} entries (d = {d} > {MAX_D_NON_GLM})",
+                        "write the loss through dot(a, x) (a generalised linear model), or "
+                        f"use data with at most {MAX_D_NON_GLM} features",
+                        position=0,
+                        token=expression[:40],
+                        parameter=parameter,
+                    )
+                _ = self._f_num, self._grad_num  # compile now, inside the time limit
+
+    # -- bounded work -------------------------------------------------------------------
+    @contextmanager
+    def bounded(self, what: str, seconds: float) -> Iterator[None]:
+        r"""Run a block on this loss with a wall-clock limit; a time-out, an overflow or an
+        internal failure of SymPy on this expression becomes a :class:`LossSpecError` that
+        names the step and the fix (never a hang or a raw traceback)."""
+        fix = (
+            "simplify the loss (lower degree, fewer nested functions, smaller constants), or "
+            "write it as phi(dot(a, x), b) + lam/2*norm2(x)"
+        )
+        try:
+            with time_limit(seconds, what):
+                yield
+        except InputError:
+            raise
+        except WorkLimitExceeded as exc:
+            raise LossSpecError(
+                f"{what} did not finish within {exc.seconds:g} s",
+                fix,
+                position=0,
+                token=self.expression[:40],
+                parameter=self.parameter,
+            ) from None
+        except (OverflowError, FloatingPointError) as exc:
+            raise LossSpecError(
+                f"{what}: the loss overflows ({exc})",
+                "rescale the loss or the data",
+                position=0,
+                token=self.expression[:40],
+                parameter=self.parameter,
+            ) from None
+        except (
+            ArithmeticError, KeyError, TypeError, ValueError, AttributeError,
+            NotImplementedError, RecursionError, MemoryError, np.linalg.LinAlgError,
+        ) as exc:  # fmt: skip
+            raise LossSpecError(
+                f"{what} failed on this expression ({type(exc).__name__}: {str(exc)[:80]})",
+                fix,
+                position=0,
+                token=self.expression[:40],
+                parameter=self.parameter,
+            ) from None
+
+    # -- lazily derived -----------------------------------------------------------------
+    @property
+    def grad(self) -> tuple[sympy.Expr, ...]:
+        r"""$\nabla f$ symbolically (computed on first use)."""
+        if self._grad is None:
+            self._grad = tuple(sympy.diff(self.f, xj) for xj in self.x)
+        return self._grad
+
+    @property
+    def _f_num(self) -> Callable:
+        if self._f_num_c is None:
+            self._f_num_c = _lambdify(self._args, [self.f])
+        return self._f_num_c
+
+    @property
+    def _grad_num(self) -> Callable:
+        if self._grad_num_c is None:
+            self._grad_num_c = _lambdify(self._args, self.grad)
+        return self._grad_num_c
 
     # -- symbolic -----------------------------------------------------------------------
     def hessian(self) -> sympy.Matrix:
@@ -385,35 +508,91 @@ def _detect_glm(loss: UserLoss) -> GLMStructure | None:
 
     $c = \partial_w^2 f(x = w e_1, a = 0)$ (there $a^\top x = 0$, $\lVert x\rVert^2 = w^2$);
     $\varphi(z, b) = f(x = z e_1, a = e_1) - \frac c2 z^2$. The candidate is accepted only if
-    $f - \varphi(a^\top x, b) - \frac c2\lVert x\rVert^2$ simplifies to 0.
+    the residual $r = f - \varphi(a^\top x, b) - \frac c2\lVert x\rVert^2$ is zero, proven by
+    the first route that applies, none of which expands a large expression
+    (:func:`theory.work_limit.expansion_terms` bounds ``expand`` before it runs):
+
+    1. $r$ is zero as built (SymPy's canonical sums cancel; the usual case, $O(d)$ work);
+    2. $r$ vanishes numerically at 8 random points, and then either ``expand`` of $r$ (when it
+       has at most 20 000 terms) gives 0, or, for a polynomial $r$, exact rational evaluation
+       at 3 random integer points in $[1, 2^{61})$ gives 0 (Schwartz--Zippel: a non-zero
+       polynomial of degree $g$ vanishes there with probability at most $(g/2^{61})^3$), or,
+       for $d \le 4$, ``simplify`` gives 0.
     """
     z = sympy.Symbol("z", real=True)
     w = sympy.Symbol("w", real=True)
     b = loss.b
+    bad = (sympy.zoo, sympy.nan, sympy.oo, -sympy.oo)
     zero_a = dict.fromkeys(loss.a, sympy.Integer(0))
     on_axis = dict.fromkeys(loss.x[1:], sympy.Integer(0))
     f_w = loss.f.xreplace({**zero_a, **on_axis, loss.x[0]: w})
-    c = sympy.simplify(sympy.diff(f_w, w, 2))
-    if c.free_symbols or not c.is_real or c.has(sympy.Heaviside, sympy.DiracDelta):
+    if f_w.has(*bad):
+        return None
+    c = sympy.diff(f_w, w, 2)
+    c = sympy.simplify(c) if c.count_ops() < 200 else c
+    if c.free_symbols or not c.is_number or c.has(sympy.Heaviside, sympy.DiracDelta, *bad):
+        return None
+    if not c.is_real:
         return None
     e1 = {loss.a[0]: sympy.Integer(1), **dict.fromkeys(loss.a[1:], sympy.Integer(0))}
-    phi = sympy.expand(loss.f.xreplace({**e1, **on_axis, loss.x[0]: z}) - c * z**2 / 2)
-    phi = sympy.simplify(phi) if phi.count_ops() < 200 else phi
-    if phi.free_symbols - {z, b}:
+    phi_raw = loss.f.xreplace({**e1, **on_axis, loss.x[0]: z}) - c * z**2 / 2
+    if phi_raw.has(*bad) or phi_raw.free_symbols - {z, b}:
         return None
     atx = sympy.Add(*(aj * xj for aj, xj in zip(loss.a, loss.x)))
-    rebuilt = phi.xreplace({z: atx}) + c / 2 * sympy.Add(*(xj**2 for xj in loss.x))
-    residual = sympy.expand(loss.f - rebuilt)
+    ridge = c / 2 * sympy.Add(*(xj**2 for xj in loss.x))
+    phi = phi_raw
+    residual = loss.f - (phi.xreplace({z: atx}) + ridge)
+    if residual != 0 and expansion_terms(phi_raw) <= 200:
+        phi = sympy.expand(phi_raw)
+        phi = sympy.simplify(phi) if phi.count_ops() < 200 else phi
+        residual = loss.f - (phi.xreplace({z: atx}) + ridge)
     if residual != 0:
         if not _numerically_zero(residual, loss):
             return None
-        if loss.d > 4 or sympy.simplify(residual) != 0:
+        if expansion_terms(residual) <= 20_000:
+            if sympy.expand(residual) != 0 and (loss.d > 4 or sympy.simplify(residual) != 0):
+                return None
+        elif not _polynomial_zero(residual):
             return None
     phi1 = sympy.diff(phi, z)
     phi2 = sympy.diff(phi, z, 2) if loss.smooth else sympy.nan
     u = sympy.Symbol("u", real=True)
     margin = b in phi.free_symbols and b not in phi.xreplace({z: u / b}).free_symbols
     return GLMStructure(phi=phi, z=z, b=b, c=c, phi1=phi1, phi2=phi2, margin=margin)
+
+
+def _polynomial_zero(expr: sympy.Expr, points: int = 3) -> bool:
+    r"""True if the polynomial ``expr`` vanishes at ``points`` random integer points in
+    $[1, 2^{61})$, evaluated exactly (Schwartz--Zippel); False if it does not, or if ``expr``
+    is not a polynomial with rational coefficients."""
+    from fractions import Fraction
+
+    def value(e: sympy.Basic, env: dict) -> Fraction:
+        if e.is_Symbol:
+            return env[e]
+        if e.is_Rational:
+            return Fraction(int(e.p), int(e.q))
+        if e.is_Add:
+            return sum((value(a, env) for a in e.args), Fraction(0))
+        if e.is_Mul:
+            out = Fraction(1)
+            for a in e.args:
+                out *= value(a, env)
+            return out
+        if e.is_Pow and e.exp.is_Integer and int(e.exp) >= 0:
+            return value(e.base, env) ** int(e.exp)
+        raise TypeError("not a polynomial")
+
+    rng = np.random.default_rng(2024)
+    syms = sorted(expr.free_symbols, key=str)
+    for _ in range(points):
+        env = {s: Fraction(int(rng.integers(1, 2**61))) for s in syms}
+        try:
+            if value(expr, env) != 0:
+                return False
+        except TypeError:
+            return False
+    return True
 
 
 def _numerically_zero(expr: sympy.Expr, loss: UserLoss, points: int = 8) -> bool:
@@ -480,7 +659,39 @@ def _iv_eval(expr: sympy.Expr, env: Mapping[sympy.Symbol, object]):
         return 1 / (1 + iv.exp(-u))
     if func is softplus:
         return iv.log(1 + iv.exp(u))
+    if func in (huber, huber_d1, huber_d2):
+        return _iv_huber(func, *args)
     raise NotImplementedError(f"no interval rule for {func}")
+
+
+def _iv_huber(func, u, c):
+    r"""Outward enclosures of $h_c$, $h_c' = \operatorname{clip}(z, -c, c)$ and
+    $h_c'' = \mathbf 1[|z| \le c]$ over the interval ``u`` ($c$ an interval of width ~0)."""
+    ua, ub, ca, cb = float(u.a), float(u.b), float(c.a), float(c.b)
+    if func is huber_d2:
+        if -ca <= ua and ub <= ca:
+            return iv.mpf(1)
+        if ub < -cb or ua > cb:
+            return iv.mpf(0)
+        return iv.mpf([0, 1])
+    if func is huber_d1:
+        return iv.mpf([max(-cb, min(ua, ca)), min(cb, max(ub, -ca))])
+    # h_c is even and increasing in |z|
+    lo_abs = 0.0 if ua <= 0 <= ub else min(abs(ua), abs(ub))
+    hi_abs = max(abs(ua), abs(ub))
+
+    def h(m: float):
+        mi = iv.mpf(m)
+        if m <= ca:
+            return mi**2 / 2
+        if m >= cb:
+            return c * (mi - c / 2)
+        q, r = mi**2 / 2, c * (mi - c / 2)
+        return iv.mpf([min(q.a, r.a), max(q.b, r.b)])
+
+    if math.isinf(hi_abs):
+        return iv.mpf([h(lo_abs).a, math.inf])
+    return iv.mpf([h(lo_abs).a, h(hi_abs).b])
 
 
 def _iv_bounds(val) -> tuple[float, float]:
@@ -812,8 +1023,34 @@ def analyse_loss(
 
     Returns:
         A :class:`LossAnalysis`.
+
+    Raises:
+        LossSpecError: the analysis exceeded :data:`ANALYSIS_SECONDS`, or the loss overflows or
+            is undefined at $\hat x$ (non-finite $x^*$, $\Sigma$ or $\tilde A$).
     """
     A, y = _check_data(loss, A, y)
+    with loss.bounded("the loss analysis on the data", ANALYSIS_SECONDS):
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            out = _analyse(loss, A, y, D, samples, seed)
+    bad = [
+        name
+        for name, v in (("x*", out.x_star), ("Sigma(x*)", out.Sigma), ("Hess F(x*)", out.A_tilde))
+        if v is not None and not np.all(np.isfinite(v))
+    ]
+    if bad or not math.isfinite(out.grad_norm):
+        raise LossSpecError(
+            "the loss overflows or is undefined at the computed minimiser ("
+            + (", ".join(bad) or "grad F(x*)")
+            + " not finite)",
+            "rescale the loss or the data so that f, grad f and Hess f stay finite near x*",
+            position=0,
+            token=loss.expression[:40],
+            parameter=loss.parameter,
+        )
+    return out
+
+
+def _analyse(loss, A, y, D, samples, seed) -> LossAnalysis:
     n, d = A.shape
     notes: list[str] = []
     x_star = minimise(loss, A, y)
@@ -995,7 +1232,7 @@ def mp_grad_norm(loss: UserLoss, x: Sequence[float], A: np.ndarray, y: np.ndarra
         # rewrite only sigmoid/softplus: a blanket rewrite(exp) turns b**2 into exp(2 log b),
         # complex for b < 0 (e.g. the pseudo-Huber loss sqrt(1 + (z - b)**2))
         phi1_exp = glm.phi1.rewrite(sigmoid, sympy.exp).rewrite(softplus, sympy.exp)
-        phi1 = sympy.lambdify((glm.z, glm.b), phi1_exp, modules="mpmath")
+        phi1 = sympy.lambdify((glm.z, glm.b), phi1_exp, modules=_MP_MODULES)
         xs = [mpmath.mpf(float(v)) for v in x]
         n, d = A.shape
         g = [mpmath.mpf(0)] * d

@@ -21,6 +21,7 @@ from verify.checks import Registry, load_checks, select
 from verify.executor import Executor, make_executor
 from verify.report import ReportWriter, RunReport, default_run_name, run_metadata
 from verify.runner import DEFAULT_SEED, ProgressFactory, run_checks
+from verify.staging import StagingLock
 from verify.verdict import CheckResult
 
 __all__ = ["DEFAULT_SEED", "check", "run", "run_check", "run_checks"]
@@ -104,7 +105,8 @@ def run(
             meta["finished"] = run_metadata()["started"]
             return RunReport(results, meta, None, dict(reg.errors))
         name = run_name or default_run_name(profile, seed)
-        with ReportWriter(out, name) as writer:
+        with StagingLock(out) as lock, ReportWriter(out, name) as writer:
+            lock.attach(writer.staging)  # a killed run's staging is removed by a later run
             results = run_checks(
                 checks,
                 profile=profile,

@@ -20,6 +20,7 @@ Exit codes (`run`):
 - **3** — a check raised an exception or a check module failed to import (see the report);
   for `derive`: pdflatex failed;
 - **130** — interrupted (Ctrl-C); earlier reports are untouched.
+- **143** — terminated (SIGTERM): handled like Ctrl-C, nothing published, staging removed.
 
 The hidden option ``--registry MODULE`` (repeatable) replaces the default check modules; it
 is for tests and plug-ins.
@@ -44,6 +45,7 @@ EXIT_FAIL_ON = 1
 EXIT_USAGE = 2
 EXIT_CHECK_ERROR = 3
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
 
 _FAIL_ON = {
     "never": set(),
@@ -197,6 +199,15 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--scheduler", metavar="ADDR", default=None, help="dask scheduler address")
     c.add_argument("--name", metavar="RUN_NAME", default=None, help="report folder name")
     c.add_argument(
+        "--max-seconds",
+        type=float,
+        default=None,
+        metavar="S",
+        help="time budget (default 120 s quick, 4 h full); larger runs are refused",
+    )
+    c.add_argument("--max-memory-gb", type=float, default=None, metavar="G",
+                   help="memory budget in GB (default 12); larger runs are refused")  # fmt: skip
+    c.add_argument(
         "--fail-on",
         choices=tuple(_FAIL_ON),
         default="never",
@@ -305,10 +316,12 @@ def _cmd_derive(args: argparse.Namespace) -> int:
 
 def _cmd_check(args: argparse.Namespace) -> int:
     """``sdde-verify check``: exit codes as for ``run`` (2 also for an invalid spec or data)."""
+    from verify.budget import Budget
     from verify.usercheck import run_spec  # lazy: the checks import the simulators
 
     report = run_spec(
         args.spec,
+        budget=Budget.validated(args.max_memory_gb, args.max_seconds),
         seed=args.seed,
         out=args.out,
         profile=args.profile,
@@ -343,10 +356,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # argparse already printed the message
         return int(exc.code or 0)
     handler = {"run": _cmd_run, "list": _cmd_list, "derive": _cmd_derive, "check": _cmd_check}
+    from verify.staging import Terminated, terminate_like_interrupt
+
     try:
-        return handler[args.command](args)
+        with terminate_like_interrupt():
+            return handler[args.command](args)
     except InputError as exc:
         return _usage(str(exc))
+    except Terminated:
+        print("\nterminated (SIGTERM); earlier reports are untouched", file=sys.stderr)
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
         print("\ninterrupted; earlier reports are untouched", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -38,6 +38,7 @@ import sympy
 from numerics.asgd import simulate_asgd
 from numerics.coupling import simulate_coupled
 from numerics.sdde import simulate_sdde
+from theory.safe_parse import evaluate_float
 from verify.checks.base import Check, Diverged
 from verify.context import RunContext
 from verify.rates import RateForm, RatePoint, rate_check
@@ -60,15 +61,10 @@ MAX_RECORD_FLOATS = 40_000_000
 
 def evaluate_rhs(expr: sympy.Expr, values: Mapping[str, float]) -> float:
     """The rhs at one grid point (every free symbol must have a value); NaN when it is not a
-    real number there (e.g. ``1/(t - 1)`` at ``t = 1``, ``log`` of a negative number)."""
-    subs = {s: values[s.name] for s in expr.free_symbols}
-    val = sympy.N(expr.xreplace({s: sympy.Float(v, 30) for s, v in subs.items()}))
-    if val.is_extended_real is not True:
-        return math.nan
-    try:
-        return float(val)
-    except (TypeError, ValueError):
-        return math.nan
+    finite real number there (e.g. ``1/(t - 1)`` at ``t = 1``, ``log`` of a negative number,
+    an overflow such as ``exp(exp(t))``). Evaluated in float64 node by node
+    (:func:`theory.safe_parse.evaluate_float`), never by SymPy's unbounded evalf."""
+    return evaluate_float(expr, {s.name: float(values[s.name]) for s in expr.free_symbols})
 
 
 class UserClaimCheck(Check):
@@ -129,6 +125,7 @@ class UserClaimCheck(Check):
                 else "yes",
             )
         ]
+        out += self._constant_hypotheses()
         if self.spec.metric != "approx_error":
             out.append(self.setting.minimiser_hypothesis())
         if self.spec.metric == "approx_error" and self.spec.coupling == "quantile":
@@ -137,6 +134,36 @@ class UserClaimCheck(Check):
                     "minibatches with replacement (quantile coupling)",
                     bool(self.setting.alg.replace),
                     f"algorithm.replace = {self.setting.alg.replace}",
+                )
+            )
+        return out
+
+    def _constant_hypotheses(self) -> list[Hypothesis]:
+        r"""A rhs that uses $\mu$ (or $H = \operatorname{tr}\Sigma/b + 2\mu LD^2$) assumes
+        strong convexity: $\mu > 0$; one that uses $L$ (or $H$) assumes a finite $L$. Never
+        evaluate a bound with the estimated $\mu \le 0$ of a non-convex loss."""
+        names = self._names_needed()
+        s = self.setting
+        out = []
+        if names & {"mu", "H"}:
+            mu = s.mu_const
+            ok = math.isfinite(mu.value) and mu.value > 0
+            out.append(
+                Hypothesis(
+                    "mu > 0 (the rhs uses mu: strong convexity)",
+                    ok,
+                    f"mu = {mu.value:.6g} ({mu.kind}: {mu.detail})"
+                    + ("" if ok else "; the loss is not strongly convex, the bound does not apply"),
+                )
+            )
+        if names & {"L", "H"}:
+            L = s.L_const
+            ok = math.isfinite(L.value)
+            out.append(
+                Hypothesis(
+                    "L finite (the rhs uses L: L-smooth loss)",
+                    ok,
+                    f"L = {L.value:.6g} ({L.kind}: {L.detail})",
                 )
             )
         return out

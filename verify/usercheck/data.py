@@ -102,6 +102,12 @@ class Dataset:
     feature_names: tuple[str, ...]
     source: str
     transforms: tuple[str, ...] = field(default_factory=tuple)
+    row_lines: np.ndarray | None = None
+
+    def row_name(self, i: int) -> str:
+        """How messages name data row ``i`` (0-based): its line in the CSV file (the way a
+        text editor counts), or ``sample i+1`` for arrays and generated data."""
+        return row_name(i, self.row_lines)
 
     @property
     def n(self) -> int:
@@ -125,6 +131,25 @@ def shipped_path(name: str) -> Path:
     return Path(__file__).resolve().parent.parent / "data" / SHIPPED[name]
 
 
+def row_name(i: int, lines: np.ndarray | None) -> str:
+    """``line N`` of the file for data row ``i`` (0-based), or ``sample i+1``."""
+    if lines is not None and 0 <= i < len(lines):
+        return f"line {int(lines[i])}"
+    return f"sample {i + 1}"
+
+
+def snippet(value: object, width: int = 24) -> str:
+    """A cell or name quoted for a message: printable ASCII only, at most ``width`` characters
+    (a data error never echoes a whole line of a file)."""
+    text = "".join(ch if " " <= ch <= "~" else "?" for ch in str(value))
+    return repr(text if len(text) <= width else text[: width - 3] + "...")
+
+
+def plain(v: float) -> str:
+    """A number as a person writes it: ``nan``, ``inf``, ``1.5`` (never ``np.float64(nan)``)."""
+    return f"{float(v):g}"
+
+
 def load_dataset(spec: DataSpec, base_dir: str | Path = ".") -> Dataset:
     """Load, relabel, validate and (optionally) standardise the data of a ``[data]`` section.
 
@@ -133,18 +158,19 @@ def load_dataset(spec: DataSpec, base_dir: str | Path = ".") -> Dataset:
             outside ``label_values``, a constant column when standardising.
     """
     transforms: list[str] = []
+    lines: np.ndarray | None = None
     if spec.kind is not None:
         A, y, names, source = _synthetic(spec)
     else:
-        A, y, names, source = _from_file(spec, Path(base_dir))
+        A, y, names, source, lines = _from_file(spec, Path(base_dir))
     if A.shape[0] == 0:
         raise DataError("data.path", source, "the data set has no rows", "supply at least 1 row")
     if A.ndim != 2 or A.shape[1] == 0:
         raise DataError("data.features", A.shape, "no feature columns selected", "select some")
-    _check_finite(A, names, "data.features")
-    _check_finite(y[:, None], ("label",), "data.label")
+    _check_finite(A, names, "data.features", lines)
+    _check_finite(y[:, None], ("label",), "data.label", lines)
     if spec.label_map:
-        y = _relabel(y, spec.label_map)
+        y = _relabel(y, spec.label_map, lines)
         transforms.append(f"labels mapped by {dict(spec.label_map)}")
     if spec.label_values is not None:
         allowed = np.asarray(spec.label_values, dtype=float)
@@ -154,7 +180,7 @@ def load_dataset(spec: DataSpec, base_dir: str | Path = ".") -> Dataset:
             raise DataError(
                 "data.label_values",
                 list(spec.label_values),
-                f"row {i + 1} has label {y[i]:g}, not in the allowed set "
+                f"{row_name(i, lines)} has label {plain(y[i])}, not in the allowed set "
                 f"({int(bad.sum())} such rows; labels present: {sorted(set(y.tolist()))[:10]})",
                 'map the labels with data.label_map (e.g. {"0" = -1, "1" = 1}) '
                 "or fix data.label_values",
@@ -167,7 +193,7 @@ def load_dataset(spec: DataSpec, base_dir: str | Path = ".") -> Dataset:
             raise DataError(
                 "data.standardize",
                 True,
-                f"feature {names[const[0]]!r} is constant and cannot be standardised",
+                f"feature {snippet(names[const[0]])} is constant and cannot be standardised",
                 "drop it from data.features",
             )
         A = (A - mean) / sd
@@ -187,26 +213,35 @@ def load_dataset(spec: DataSpec, base_dir: str | Path = ".") -> Dataset:
     A.setflags(write=False)
     y.setflags(write=False)
     return Dataset(
-        A=A, y=y, feature_names=tuple(names), source=source, transforms=tuple(transforms)
+        A=A,
+        y=y,
+        feature_names=tuple(names),
+        source=source,
+        transforms=tuple(transforms),
+        row_lines=lines,
     )
 
 
 # --------------------------------------------------------------------------------------------
 
 
-def _check_finite(M: np.ndarray, names: Sequence[str], parameter: str) -> None:
+def _check_finite(
+    M: np.ndarray, names: Sequence[str], parameter: str, lines: np.ndarray | None = None
+) -> None:
     bad = ~np.isfinite(M)
     if bad.any():
         i, j = (int(v) for v in np.argwhere(bad)[0])
         raise DataError(
             parameter,
-            f"{M[i, j]!r} in row {i + 1}, column {names[j]!r}",
+            f"{plain(M[i, j])} at {row_name(i, lines)}, column {snippet(names[j])}",
             f"the data contain NaN or inf ({int(bad.sum())} entries)",
             "remove or impute those rows before running",
         )
 
 
-def _relabel(y: np.ndarray, label_map: Mapping[float, float]) -> np.ndarray:
+def _relabel(
+    y: np.ndarray, label_map: Mapping[float, float], lines: np.ndarray | None = None
+) -> np.ndarray:
     out = np.empty_like(y)
     done = np.zeros(y.shape, dtype=bool)
     for raw, new in label_map.items():
@@ -218,7 +253,7 @@ def _relabel(y: np.ndarray, label_map: Mapping[float, float]) -> np.ndarray:
         raise DataError(
             "data.label_map",
             {str(k): v for k, v in label_map.items()},
-            f"row {i + 1} has label {y[i]:g}, which the map does not cover",
+            f"{row_name(i, lines)} has label {plain(y[i])}, which the map does not cover",
             "add every raw label value to data.label_map",
         )
     return out
@@ -231,7 +266,9 @@ def _resolve(spec_path: str, base_dir: Path) -> Path:
     return p if p.is_absolute() else base_dir / p
 
 
-def _from_file(spec: DataSpec, base_dir: Path) -> tuple[np.ndarray, np.ndarray, tuple, str]:
+def _from_file(
+    spec: DataSpec, base_dir: Path
+) -> tuple[np.ndarray, np.ndarray, tuple, str, np.ndarray | None]:
     assert spec.path is not None
     path = _resolve(spec.path, base_dir)
     if not path.is_file():
@@ -242,8 +279,9 @@ def _from_file(spec: DataSpec, base_dir: Path) -> tuple[np.ndarray, np.ndarray, 
             "give a path relative to the TOML file",
         )
     suffix = path.suffix.lower()
+    lines: np.ndarray | None = None
     if suffix == ".csv":
-        header, M = _read_csv(path, spec.path)
+        header, M, lines = _read_csv(path, spec.path)
     elif suffix == ".npy":
         try:
             M = np.load(path, allow_pickle=False)
@@ -256,7 +294,7 @@ def _from_file(spec: DataSpec, base_dir: Path) -> tuple[np.ndarray, np.ndarray, 
             )
         header = tuple(str(j) for j in range(M.shape[1]))
     elif suffix == ".npz":
-        return _read_npz(spec, path)
+        return (*_read_npz(spec, path), None)
     else:
         raise DataError(
             "data.path", spec.path, f"unsupported format {suffix!r}", "use .csv/.npy/.npz"
@@ -281,7 +319,7 @@ def _from_file(spec: DataSpec, base_dir: Path) -> tuple[np.ndarray, np.ndarray, 
             raise DataError("data.features", list(spec.features), "repeats a column", "dedupe")
     A = M[:, feat]
     y = M[:, label_col]
-    return A, y, tuple(header[j] for j in feat), str(spec.path)
+    return A, y, tuple(header[j] for j in feat), str(spec.path), lines
 
 
 def _numeric(M: np.ndarray, where: str) -> np.ndarray:
@@ -290,20 +328,32 @@ def _numeric(M: np.ndarray, where: str) -> np.ndarray:
     return M.astype(float)
 
 
-def _read_csv(path: Path, where: str) -> tuple[tuple[str, ...], np.ndarray]:
+def _read_csv(path: Path, where: str) -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
+    r"""Header, values and, per data row, its line number in the file (1-based, counting the
+    header and blank lines, as an editor does)."""
+    rows: list[list[str]] = []
+    lines: list[int] = []
     try:
         with path.open(newline="", encoding="utf-8") as fh:
-            rows = [r for r in csv.reader(fh) if r and any(c.strip() for c in r)]
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+            reader = csv.reader(fh)
+            for r in reader:
+                if r and any(c.strip() for c in r):
+                    rows.append(r)
+                    lines.append(reader.line_num)
+                    if len(rows) > MAX_ROWS + 1:
+                        break
+    except UnicodeDecodeError:
+        raise DataError("data.path", where, "not UTF-8 text", "save as UTF-8 CSV") from None
+    except (OSError, csv.Error) as exc:
         raise DataError(
-            "data.path", where, f"unreadable CSV ({exc})", "save as UTF-8 CSV"
+            "data.path", where, f"unreadable CSV ({type(exc).__name__})", "save as UTF-8 CSV"
         ) from None
     if not rows:
         raise DataError("data.path", where, "the file is empty", "supply data")
     header: tuple[str, ...] | None = None
     if not all(_is_number(c) for c in rows[0]):
         header = tuple(c.strip() for c in rows[0])
-        rows = rows[1:]
+        rows, lines = rows[1:], lines[1:]
     if not rows:
         raise DataError("data.path", where, "the file has a header but no rows", "supply data")
     if len(rows) > MAX_ROWS:
@@ -315,7 +365,7 @@ def _read_csv(path: Path, where: str) -> tuple[tuple[str, ...], np.ndarray]:
             raise DataError(
                 "data.path",
                 where,
-                f"row {i + 1 + (header is not None)} has {len(r)} fields, expected {width}",
+                f"line {lines[i]} has {len(r)} fields, expected {width}",
                 "make every row the same length",
             )
         for j, c in enumerate(r):
@@ -325,12 +375,12 @@ def _read_csv(path: Path, where: str) -> tuple[tuple[str, ...], np.ndarray]:
                 raise DataError(
                     "data.path",
                     where,
-                    f"row {i + 1 + (header is not None)}, column {j + 1}: {c!r} is not a number",
+                    f"line {lines[i]}, column {j + 1}: {snippet(c)} is not a number",
                     "encode labels and features as numbers",
                 ) from None
     if header is None:
         header = tuple(str(j) for j in range(width))
-    return header, out
+    return header, out, np.asarray(lines, dtype=np.int64)
 
 
 def _is_number(text: str) -> bool:
@@ -354,8 +404,10 @@ def _column(key: Any, header: Sequence[str], parameter: str) -> int:
     if isinstance(key, str) and key in header:
         return list(header).index(key)
     close = difflib.get_close_matches(str(key), list(header), n=1)
-    hint = f"did you mean {close[0]!r}? " if close else ""
-    raise DataError(parameter, key, "no such column", f"{hint}columns: {', '.join(header)[:200]}")
+    hint = f"did you mean {snippet(close[0])}? " if close else ""
+    shown = ", ".join(snippet(h, 16) for h in header[:8])
+    more = f" and {len(header) - 8} more" if len(header) > 8 else ""
+    raise DataError(parameter, snippet(key), "no such column", f"{hint}columns: {shown}{more}")
 
 
 def _read_npz(spec: DataSpec, path: Path) -> tuple[np.ndarray, np.ndarray, tuple, str]:

@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from verify.budget import Budget, Estimate, analysis_estimate, enforce, simulation_estimate
 from verify.checks.base import Check
 from verify.executor import Executor, make_executor
 from verify.report import (
@@ -47,6 +48,7 @@ from verify.report import (
     default_run_name,
     run_metadata,
 )
+from verify.staging import StagingLock
 from verify.usercheck.checks import STEP_FACTOR, UserThm41Local, UserThm42, approx_check
 from verify.usercheck.claims import METRIC_TEXT, UserClaimCheck
 from verify.usercheck.setting import UserSetting, build_setting
@@ -103,6 +105,85 @@ def select_checks(checks: Sequence[Check], only: Sequence[str] | None) -> list[C
             )
         wanted.update(hit)
     return [c for c in checks if c.id in wanted]
+
+
+# ============================================================================ cost
+def _quick_caps(alg: Any) -> tuple[int, int]:
+    """(paths, K) the quick profile's checks use at most (their caps in params_for)."""
+    return min(int(alg.paths), 200), min(int(alg.K), 600)
+
+
+def estimate_before_analysis(spec: Any, profile: str) -> Estimate:
+    r"""Cost from the spec alone: the loss analysis on the data and the largest simulations
+    (the approximation check's minibatches reach $16b$; an SDDE step costs $2nd + d^2$)."""
+    ds, alg = spec.dataset, spec.algorithm
+    n, d, b = ds.n, ds.d, int(alg.batch_size)
+    est = analysis_estimate(n, d, spec.loss.glm is not None)
+    P, K = _quick_caps(alg) if profile != "full" else (int(alg.paths), int(alg.K))
+    items = [
+        ("SDDE paths (thm41 / claims)", P, 2 * K, b, "sdde"),
+        ("ASGD minibatches of 16 b (approximation check)", min(P, 150), 128, 16 * b, "asgd"),
+    ]
+    return simulation_estimate(items, n, d, est)
+
+
+def estimate_checks(setting: UserSetting, checks: Sequence[Check], profile: str) -> Estimate:
+    r"""Cost of the selected checks from their own parameters (``params_for(profile)``)."""
+    ds = setting.spec.dataset
+    n, d, b = ds.n, ds.d, setting.b
+    m = setting.substeps()
+    items: list[tuple[str, int, int, int, str]] = []
+    record = 0.0
+    skipped = {r["check"] for r in applicability(setting) if r["applicable"] == "no"}
+    for c in checks:
+        if c.id in skipped:  # NOT APPLICABLE: nothing is simulated
+            continue
+        p = c.params_for(profile)
+        P = int(p.get("paths", setting.alg.paths))
+        if "calibration" in p and p["calibration"][0][0] > p.get("max_K0", math.inf):
+            continue  # U-approx beyond its K budget: INCONCLUSIVE without simulating
+        if "calibration" in p:  # U-approx: (K, b, l) grid, SDDE fine + ASGD per point
+            for K, bb, _l in [*p["calibration"], *p["heldout"]]:
+                items.append((f"{c.id} K={K} b={bb}", P, K * int(p["substeps"]), bb, "sdde"))
+                items.append((f"{c.id} K={K} b={bb} (ASGD)", P, K, bb, "asgd"))
+        elif "max_steps" in p:  # U-thm42: pilot + test ball paths and the paths, fine steps
+            P_all = P + 2 * int(p.get("ball_paths", 0))
+            items.append((c.id, P_all, 2 * int(p["max_steps"]), b, "sdde"))
+        elif isinstance(c, UserClaimCheck):
+            K = int(setting.alg.K)
+            if c.spec.metric == "approx_error":
+                for q in c._points():
+                    Kq, bq = int(q.get("K", K)), int(q.get("b", b))
+                    items.append((f"{c.id} K={Kq} b={bq}", 2 * P, 4 * Kq, bq, "sdde"))
+                    items.append((f"{c.id} K={Kq} b={bq} (ASGD)", 2 * P, Kq, bq, "asgd"))
+            else:
+                steps = int(max(c._times()) / setting.delta) + 1
+                proc = c.spec.process
+                items.append((c.id, 2 * P, steps * (m if proc == "sdde" else 1), b, proc))
+                record = max(record, min(64.0, steps) * P * d)
+        else:  # U-thm41-local and any other SDDE check
+            items.append((c.id, P, int(p.get("K", setting.alg.K)) * m, b, "sdde"))
+    return simulation_estimate(items, n, d, record_floats=record)
+
+
+def _fixes(est: Estimate, profile: str) -> list[str]:
+    """The fixes, the one for the largest part first."""
+    worst = max(est.parts, key=lambda p: p[1], default=("", 0.0, 0.0))[0]
+    fixes = {
+        "d": "use fewer features d or samples n (a subset of the data)",
+        "paths": "use fewer paths (algorithm.paths, a claim's paths)",
+        "b": "use a smaller algorithm.batch_size",
+        "K": "use a smaller horizon algorithm.K (or claim times t)",
+    }
+    order = ["paths", "b", "d", "K"]
+    if "analysis" in worst:
+        order = ["d", "paths", "b", "K"]
+    elif "16 b" in worst or " b=" in worst:
+        order = ["b", "paths", "d", "K"]
+    out = [fixes[k] for k in order]
+    if profile == "full":
+        out.insert(1, "use the quick profile (--profile quick)")
+    return out
 
 
 # ============================================================================ applicability
@@ -186,7 +267,9 @@ def applicability(setting: UserSetting) -> list[dict[str, Any]]:
             if lam_max > 0
             else ""
         )
-        if r is None or r.is_V_negative is not True:
+        if r is None and s.roots_skipped:
+            fail, reason = "V < 0 (certified)", s.roots_skipped
+        elif r is None or r.is_V_negative is not True:
             fail = "V < 0 (certified)"
             V = "n/a" if r is None else f"{float(r.V):.6g}"
             cert = "" if r is None else f", is_V_negative = {r.is_V_negative}"
@@ -474,6 +557,7 @@ def run_spec(
     scheduler: str | None = None,
     run_name: str | None = None,
     command: str | None = None,
+    budget: Budget | None = None,
 ) -> RunReport:
     """Check a user loss given in a TOML spec end to end (see the module docstring).
 
@@ -486,6 +570,9 @@ def run_spec(
         only: check names (overrides ``checks.run``; see :func:`select_checks`).
         executor, workers, scheduler: as in :func:`verify.api.run`.
         run_name: report folder name (default: time, profile, seed).
+        budget: memory and time budget (default :class:`verify.budget.Budget()`); the cost is
+            estimated before the loss analysis and again before the checks (see
+            :mod:`verify.budget`), and a run above it is refused.
 
     Returns:
         The :class:`~verify.report.RunReport` (``.path`` is the report folder; ``str()`` is
@@ -495,6 +582,7 @@ def run_spec(
     Raises:
         SpecError, DataError, LossSpecError (all :class:`~theory.errors.InputError`): bad spec
             or data; nothing is written.
+        BudgetError: the estimated cost exceeds ``budget``; nothing is computed or written.
     """
     from verify.context import PROFILES
     from verify.runner import run_checks
@@ -506,8 +594,16 @@ def run_spec(
         seed = int(spec.algorithm.seed)
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise SpecError("seed", seed, "must be a non-negative integer", "pass e.g. --seed 1")
+    budget = budget or Budget()
+    pre = estimate_before_analysis(spec, profile)
+    enforce(pre, budget, profile, workers=workers, fixes=_fixes(pre, profile))
     setting = build_setting(spec)
     checks = select_checks(build_checks(setting), only or list(spec.checks.run))
+    cost = estimate_checks(setting, checks, profile)
+    enforce(cost, budget, profile, workers=workers, fixes=_fixes(cost, profile))
+    caps = _cap_notes(spec.algorithm, checks, profile)
+    for note in caps:
+        print(f"note: {note}", file=sys.stderr)
     table = applicability(setting)
     own = not hasattr(executor, "map")
     exe = (
@@ -525,6 +621,12 @@ def run_spec(
         checks=[c.id for c in checks],
     )
     meta["user_spec"] = _spec_summary(setting, table)
+    meta["cost_estimate"] = {
+        "seconds": cost.seconds(workers),
+        "peak_memory_gb": cost.memory / 1024**3,
+        "budget": {"seconds": budget.seconds_for(profile), "memory_gb": budget.memory_gb},
+        "notes": caps,
+    }
 
     def execute(plots: Path | None) -> list:
         results = []
@@ -542,7 +644,8 @@ def run_spec(
             results = execute(Path(tempfile.mkdtemp(prefix="sdde-verify-check-")))
             return RunReport(results, meta, None)
         name = run_name or default_run_name(profile, seed)
-        with UserReportWriter(out, name) as writer:
+        with StagingLock(out) as lock, UserReportWriter(out, name) as writer:
+            lock.attach(writer.staging)
             results = execute(writer.plots_dir)
             report = RunReport(results, meta, None)
             writer.publish_with(
@@ -552,6 +655,20 @@ def run_spec(
     finally:
         if own:
             exe.close()
+
+
+def _cap_notes(alg: Any, checks: Sequence[Check], profile: str) -> list[str]:
+    """Notes for spec values the profile caps (e.g. ``paths = 10**7`` in quick)."""
+    notes = []
+    for key in ("paths", "K"):
+        used = sorted({int(c.params_for(profile).get(key, 0)) for c in checks} - {0})
+        given = int(getattr(alg, key))
+        if used and max(used) < given:
+            notes.append(
+                f"algorithm.{key} = {given} is capped to at most {max(used)} by the "
+                f"{profile} profile (--profile full uses it)"
+            )
+    return notes
 
 
 def command_line(argv: Sequence[str] | None = None) -> str:

@@ -40,6 +40,12 @@ from verify.usercheck.spec import UserSpec
 __all__ = ["FastUserProblem", "LossAnalysisError", "UserSetting", "build_setting"]
 
 
+#: largest lambda_max(A~) tau for which the characteristic roots are computed
+MAX_LAMBDA_TAU = 1e4
+#: largest d for which the certified V is computed
+MAX_D_ROOTS = 150
+
+
 class LossAnalysisError(InputError):
     """The analysis of a valid loss failed inside sdde-verify (reported, nothing written)."""
 
@@ -271,7 +277,32 @@ class UserSetting:
         does not exist, i.e. a non-smooth loss, or $\tau = 0$)."""
         if self.analysis.A_tilde is None or self.tau <= 0:
             return None
+        if self.roots_skipped:
+            return None
         return characteristic_roots(self.analysis.A_tilde, self.tau)
+
+    @cached_property
+    def roots_skipped(self) -> str:
+        r"""Why the certified $V$ is not computed ("" when it is): $d$ above
+        :data:`MAX_D_ROOTS` (the certified root count costs about $d^{2.3}$: 10 s at
+        $d = 200$), or $\lambda_{\max}	au$ above :data:`MAX_LAMBDA_TAU` (far outside the
+        stability region $\lambda_{\max}	au < \pi/2$, where $e^{-eta	au}$ is beyond any
+        working precision)."""
+        A = self.analysis.A_tilde
+        if A is None or self.tau <= 0:
+            return ""
+        if A.shape[0] > MAX_D_ROOTS:
+            return (
+                f"the certified V is not computed for d = {A.shape[0]} > {MAX_D_ROOTS} "
+                "(its cost grows like d^2.3); use fewer features for Thm 4.1"
+            )
+        lam = float(np.abs(np.linalg.eigvalsh(A)).max())
+        if lam * self.tau > MAX_LAMBDA_TAU:
+            return (
+                f"lambda_max(A~) tau = {lam * self.tau:.3g} > {MAX_LAMBDA_TAU:g}: far outside "
+                "the stability region lambda_max tau < pi/2 (Hayes), so V > 0"
+            )
+        return ""
 
     def symbols(self) -> dict[str, float]:
         r"""Values of the named symbols of a claim (``t``, ``k``, ``K`` are set per grid point).

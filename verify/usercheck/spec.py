@@ -328,7 +328,7 @@ def parse_spec(
             i = int(np.argmax(~signs))
             raise DataError(
                 "data.label",
-                f"{dataset.y[i]:g} (row {i + 1})",
+                f"{float(dataset.y[i]):g} ({dataset.row_name(i)})",
                 "the loss is a margin loss phi(b a^T x) (logistic, hinge, ...), which needs "
                 f"labels in {{-1, +1}}; labels present: {sorted(set(dataset.y.tolist()))[:10]}",
                 'map them with data.label_map = { "0" = -1, "1" = 1 }, or declare '
@@ -358,8 +358,8 @@ def _check_loss_on_data(loss: UserLoss, data: Dataset) -> None:
         raise SpecError(
             "loss.expression",
             loss.expression,
-            f"the loss or its gradient is not finite at x = 0 for sample {i + 1} "
-            f"(label {data.y[i]:g})",
+            f"the loss or its gradient is not finite at x = 0 for the data row at "
+            f"{data.row_name(i)} (label {float(data.y[i]):g})",
             "check the domain of log/sqrt and the label coding (data.label_map)",
         )
 
@@ -548,6 +548,17 @@ def _algorithm_section(t: Mapping[str, Any]) -> AlgorithmSpec:
     eta = _number(t, "eta", "algorithm", default=1.0 if schedule == "1/(mu k)" else 0.1)
     if not eta > 0:
         raise SpecError("algorithm.eta", eta, "must be > 0", "use a positive learning rate")
+    for key in ("eta", "delta", "D", "mu"):
+        v = t.get(key)
+        if isinstance(v, int | float) and not isinstance(v, bool) and abs(v) > MAX_PARAMETER:
+            raise SpecError(
+                f"algorithm.{key}",
+                v,
+                f"exceeds {MAX_PARAMETER:g}: the delays tau = l*delta and products such as "
+                "eta*L leave the range in which the characteristic roots and the simulations "
+                "are computable",
+                f"use {key} <= {MAX_PARAMETER:g} (rescale the loss instead)",
+            )
     D = _number(t, "D", "algorithm", default=None, positive=True)
     mu = _number(t, "mu", "algorithm", default=None, positive=True)
     delta = _number(t, "delta", "algorithm", default=None, positive=True)
@@ -560,6 +571,15 @@ def _algorithm_section(t: Mapping[str, Any]) -> AlgorithmSpec:
             x0 = tuple(_number({"x0": v}, "x0", "algorithm") for v in raw_x0)
         else:
             x0 = _number(t, "x0", "algorithm")
+    for key, cap in (("paths", MAX_PATHS), ("K", MAX_STEPS), ("batch_size", MAX_BATCH)):
+        v = t.get(key)
+        if isinstance(v, int) and not isinstance(v, bool) and v > cap:
+            raise SpecError(
+                f"algorithm.{key}",
+                v,
+                f"exceeds the largest accepted value {cap:.0e}",
+                f"use {key} <= {cap:.0e}",
+            )
     return AlgorithmSpec(
         eta=eta,
         schedule=schedule,
@@ -576,6 +596,13 @@ def _algorithm_section(t: Mapping[str, Any]) -> AlgorithmSpec:
         x0=x0,
         delta=delta,
     )
+
+
+#: absolute limits of the algorithm's numbers (a cost estimate refuses large runs well below)
+MAX_PARAMETER = 1e6
+MAX_PATHS = 10**7
+MAX_STEPS = 10**8
+MAX_BATCH = 10**7
 
 
 def _alpha(t: Mapping, where: str) -> float:
@@ -642,7 +669,7 @@ def _claim(t: Mapping[str, Any], i: int, loss: LossSpec) -> ClaimSpec:
     parsed: ParsedExpression = parse_expression(
         rhs,
         scalars=names,
-        functions={"exp", "log", "sqrt", "maximum", "minimum", "abs"},
+        functions={"exp", "log", "sqrt", "maximum", "minimum", "abs", "sin", "cos", "tanh"},
         parameter=f"{where}.rhs",
     )
     expr = parsed.expr
