@@ -337,7 +337,7 @@ def test_markdown_grid_lists_failing_rows_first_even_when_truncated():
     table = report._md_table(rows)
     assert "1 of 60 rows speak against the claim" in table[0]
     assert table[4].startswith("| 55 |")  # message, blank, header, rule, then the failing row
-    assert table[-1].startswith("… 20 more rows")
+    assert table[-1].startswith("… 40 more rows")  # 20 shown; the rest in the sidecar
 
 
 def test_html_grid_lists_failing_rows_first_and_shades_them():

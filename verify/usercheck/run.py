@@ -23,9 +23,7 @@ r"""``sdde-verify check SPEC.toml``: load, analyse, decide applicability, run, r
 from __future__ import annotations
 
 import html
-import json
 import math
-import os
 import shlex
 import sys
 from collections.abc import Sequence
@@ -39,11 +37,6 @@ from verify.executor import Executor, make_executor
 from verify.report import (
     ReportWriter,
     RunReport,
-    _html_document,
-    _junit,
-    _markdown,
-    _point_latest,
-    _write_file,
     default_run_name,
     run_metadata,
 )
@@ -436,29 +429,11 @@ class UserReportWriter(ReportWriter):
     Same atomicity: files are written into the staging folder, which is renamed into place
     only when complete; `latest` is then replaced atomically."""
 
-    def publish_with(self, report: RunReport, preamble_md: str, preamble_html: str) -> Path:
-        """Write the four files with the preambles, rename into place, point `latest`."""
-        from verify.report import _utc_now
+    pdf: bool = False  # also write report.pdf (`sdde-verify check --pdf`)
 
-        report.metadata.setdefault("finished", _utc_now())
-        self._relocate_plots(report)
-        target = self._target()
-        report.metadata["name"] = target.name
-        doc = _html_document(report, self.staging)
-        doc = doc.replace("<body>\n", "<body>\n" + preamble_html, 1)
-        files = {
-            "results.json": (json.dumps(report.to_dict(), indent=1) + "\n").encode("utf-8"),
-            "report.md": (preamble_md + _markdown(report)).encode("utf-8"),
-            "report.html": doc.encode("utf-8"),
-            "junit.xml": _junit(report),
-        }
-        for fname, data in files.items():
-            _write_file(self.staging / fname, data)
-        os.rename(self.staging, target)
-        self.published = target
-        report.path = target
-        _point_latest(self.out_root, target.name)
-        return target
+    def publish_with(self, report: RunReport, preamble_md: str, preamble_html: str) -> Path:
+        """Write the files with the preambles, rename into place, point `latest`."""
+        return self.publish(report, preamble_md, preamble_html, pdf=self.pdf)
 
 
 # ============================================================================ entry point
