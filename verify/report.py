@@ -62,6 +62,7 @@ __all__ = [
     "run_metadata",
     "strip_timing",
     "summary_line",
+    "validate_out_root",
     "verdict_table_text",
 ]
 
@@ -488,6 +489,32 @@ def _compact_png(path: Path) -> None:
         return
 
 
+def validate_out_root(out_root: str | Path) -> Path:
+    """The absolute report root for `out_root` (relative to the working directory, ``~``
+    expanded), created if missing, after checking that it is a writable folder.
+
+    Raises:
+        ReportInputError: a file is in the way, no permission, a read-only file system.
+    """
+    root = Path(out_root).expanduser().absolute()
+    if root.exists() and not root.is_dir():
+        raise ReportInputError(
+            "--out", str(out_root), "is a file, not a folder", "choose a folder, e.g. --out reports"
+        )
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _fs_error(root, exc, "create the report folder") from None
+    if not os.access(root, os.W_OK | os.X_OK):
+        raise ReportInputError(
+            "--out",
+            str(out_root),
+            "is not writable",
+            "choose a folder you can write, e.g. --out ~/sdde-reports",
+        )
+    return root
+
+
 class ReportWriter:
     """Stage a run's files beside `out_root/<name>` and publish them atomically.
 
@@ -512,25 +539,7 @@ class ReportWriter:
                 "must be a plain folder name, not hidden, not 'latest'",
                 "use e.g. 2026-11-24T2300-quick",
             )
-        root = Path(out_root).expanduser().absolute()
-        if root.exists() and not root.is_dir():
-            raise ReportInputError(
-                "--out",
-                str(out_root),
-                "is a file, not a folder",
-                "choose a folder, e.g. --out reports",
-            )
-        try:
-            root.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise _fs_error(root, exc, "create the report folder") from None
-        if not os.access(root, os.W_OK | os.X_OK):
-            raise ReportInputError(
-                "--out",
-                str(out_root),
-                "is not writable",
-                "choose a folder you can write, e.g. --out ~/sdde-reports",
-            )
+        root = validate_out_root(out_root)
         self.out_root = root
         self.name = name
         self.staging = root / f".staging-{name}-{uuid.uuid4().hex[:8]}"
@@ -693,6 +702,7 @@ def strip_timing(obj: dict[str, Any]) -> dict[str, Any]:
             for r in out["results"]
         ]
     return out
+
 
 #: Former private names (kept for callers written against them).
 _html_document = html_document

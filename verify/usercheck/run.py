@@ -449,8 +449,14 @@ def run_spec(
     scheduler: str | None = None,
     run_name: str | None = None,
     command: str | None = None,
+    pdf: bool = False,
+    hooks: Any = None,
 ) -> RunReport:
     """Check a user loss given in a TOML spec end to end (see the module docstring).
+
+    `pdf` also writes report.pdf; `hooks` (optional, e.g. the command line's progress
+    display) may define ``stage(text)``, ``start(checks)``, ``factory(check)`` (a per-check
+    progress callback) and ``result(res)``.
 
     Arguments:
         path: the spec file (data paths are relative to it).
@@ -477,6 +483,8 @@ def run_spec(
     if profile not in PROFILES:
         raise SpecError("profile", profile, "unknown profile", f"use one of {PROFILES}")
     spec = load_spec(path)
+    if hooks is not None:
+        hooks.stage("loss analysis: x*, L, mu, Sigma(x*), V")
     if seed is None:
         seed = int(spec.algorithm.seed)
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
@@ -503,11 +511,15 @@ def run_spec(
 
     def execute(plots: Path | None) -> list:
         results = []
+        if hooks is not None:
+            hooks.start(checks)
         for c in checks:
             alpha = c.spec.alpha if isinstance(c, UserClaimCheck) else spec.checks.alpha
             results += run_checks(
-                [c], profile=profile, seed=seed, alpha=alpha, executor=exe, plots_dir=plots
-            )
+                [c], profile=profile, seed=seed, alpha=alpha, executor=exe, plots_dir=plots,
+                progress_factory=None if hooks is None else hooks.factory,
+                on_result=None if hooks is None else hooks.result,
+            )  # fmt: skip
         return results
 
     try:
@@ -518,6 +530,7 @@ def run_spec(
             return RunReport(results, meta, None)
         name = run_name or default_run_name(profile, seed)
         with UserReportWriter(out, name) as writer:
+            writer.pdf = pdf
             results = execute(writer.plots_dir)
             report = RunReport(results, meta, None)
             writer.publish_with(
