@@ -320,6 +320,7 @@ def _finish(report: Any, progress: _Progress, fail_on: str, load_errors: bool = 
 
     progress.close()
     results = list(getattr(report, "results", []))
+    pdf_error = getattr(report, "pdf_error", "")
     width = _shutil.get_terminal_size((120, 24)).columns if sys.stdout.isatty() else None
     if results:
         print(verdict_table_text(results, width=width))
@@ -331,7 +332,9 @@ def _finish(report: Any, progress: _Progress, fail_on: str, load_errors: bool = 
         if latest.is_symlink() and latest.resolve() == Path(report.path).resolve():
             where = str(_shown(latest) / "report.html")
     print(summary_line(results, progress.elapsed(), where))
-    if load_errors or any(r.error for r in results):
+    if pdf_error:
+        print(f"report.pdf not written: {pdf_error}", file=sys.stderr)
+    if load_errors or pdf_error or any(r.error for r in results):
         bad = [r.id for r in results if r.error]
         if bad:
             print(
@@ -375,6 +378,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     registry = load_checks(args.registry)
     for name, tb in registry.errors.items():
         print(f"warning: check module {name} failed to import:\n{tb}", file=sys.stderr)
+    if args.pdf:
+        _need_pdflatex()
     progress = _Progress(not args.no_progress)
     try:
         report = api.run(
@@ -451,6 +456,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
     from verify.usercheck import run_spec  # lazy: the checks import the simulators
 
     validate_out_root(args.out)  # before the loss analysis, which can take minutes
+    if args.pdf:
+        _need_pdflatex()
     progress = _Progress(not args.no_progress)
     try:
         report = run_spec(
@@ -470,6 +477,18 @@ def _cmd_check(args: argparse.Namespace) -> int:
     finally:
         progress.close()
     return _finish(report, progress, args.fail_on)
+
+
+def _need_pdflatex() -> None:
+    import shutil as _shutil
+
+    if _shutil.which("pdflatex") is None:
+        raise InputError(
+            "--pdf",
+            True,
+            "needs pdflatex, which is not installed",
+            "apt-get install texlive-latex-base, or drop --pdf",
+        )
 
 
 def _usage(message: str) -> int:

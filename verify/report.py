@@ -110,6 +110,8 @@ class RunReport:
     metadata: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
     load_errors: dict[str, str] = field(default_factory=dict)
+    #: why report.pdf could not be built (empty: built, or not asked for)
+    pdf_error: str = ""
 
     def summary(self) -> dict[str, int]:
         c = Counter(r.verdict.value for r in self.results)
@@ -616,7 +618,9 @@ class ReportWriter:
 
         Raises:
             ReportInputError: the files cannot be written (disk full, permissions).
-            verify.report_pdf.PdfBuildError: `pdf` and pdflatex is missing or failed.
+
+        With `pdf`, a failed pdflatex build leaves report.pdf out and sets
+        `report.pdf_error`; everything else is still published.
         """
         report.metadata.setdefault("finished", _utc_now())
         warnings = draw_figures(report.results, self.plots_dir)
@@ -648,10 +652,13 @@ class ReportWriter:
             if exc.errno is None:
                 raise
             raise _fs_error(self.staging, exc, "write the report files") from None
-        if pdf:
-            from verify.report_pdf import write_pdf
+        if pdf:  # a failed build is reported (report.pdf_error), the rest is still published
+            from verify.report_pdf import PdfBuildError, write_pdf
 
-            write_pdf(shown, self.staging / "report.pdf")
+            try:
+                write_pdf(shown, self.staging / "report.pdf")
+            except PdfBuildError as exc:
+                report.pdf_error = str(exc)
         os.rename(self.staging, target)
         self.published = target
         report.path = target
