@@ -237,8 +237,8 @@ def check(
     notebook)::
 
         api.check({"loss": {"expression": "(dot(a, x) - b)**2 / 2"},
-                   "data": {"kind": "synthetic-linear", "n": 200, "d": 3, "seed": 1},
-                   "algorithm": {"eta": 0.05, "l": 1}}, out=None)
+                   "data": {"kind": "linear", "n": 200, "d": 3, "seed": 1},
+                   "algorithm": {"eta": 0.05, "delay": "constant", "l": 1}}, out=None)
 
     Relative data paths of a string or dict spec are read against `base_dir` (default: the
     working directory). Same pipeline and report as the command line: see
