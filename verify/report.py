@@ -68,7 +68,8 @@ __all__ = [
 
 SCHEMA_VERSION = "1.1"
 GRIDS_FILE = "grids.json.gz"
-#: Row lists longer than this go to the sidecar `GRIDS_FILE`.
+#: Row lists longer than this (or over 4 kB, e.g. recorded figure data) go to the sidecar
+#: `GRIDS_FILE`.
 INLINE_ROWS = 12
 _VERSION_PACKAGES = ("numpy", "scipy", "sympy", "mpmath", "matplotlib", "tqdm")
 
@@ -338,7 +339,7 @@ def _row_fails(row: dict[str, Any]) -> bool:
     return row_speaks_against(row)
 
 
-def _md_table(rows: list[dict[str, Any]], limit: int = 20) -> list[str]:
+def _md_table(rows: list[dict[str, Any]], limit: int = 12) -> list[str]:
     keys: list[str] = []
     for row in rows:
         keys += [k for k in row if k not in keys]
@@ -377,7 +378,7 @@ def split_grids(doc: dict[str, Any]) -> dict[str, Any]:
     for res in doc.get("results", []):
         details = res.get("details") or {}
         for key, value in list(details.items()):
-            if _is_rows(value) and len(value) > INLINE_ROWS:
+            if _is_rows(value) and (len(value) > INLINE_ROWS or len(json.dumps(value)) > 4000):
                 grids.setdefault(res["id"], {})[key] = value
                 details[key] = {
                     "sidecar": GRIDS_FILE,
@@ -643,7 +644,7 @@ class ReportWriter:
             shown = read_report(self.staging)  # what the files hold is what the report shows
             files = {
                 "report.md": (preamble_md + _markdown(shown)).encode("utf-8"),
-                "report.html": html_document(shown, self.staging, preamble_html).encode("utf-8"),
+                "report.html": html_document(shown, None, preamble_html).encode("utf-8"),
                 "junit.xml": _junit(shown),
             }
             for fname, data in files.items():

@@ -77,6 +77,8 @@ def _img_tag(path: str, plot_root: Path | str | None, embed: bool) -> str:
     if embed and p.exists():
         data = base64.b64encode(p.read_bytes()).decode("ascii")
         return f'<img alt="{html.escape(p.name)}" src="data:image/png;base64,{data}">'
+    if not p.is_absolute():  # beside the page: plots/<name>.png opens from disk
+        return f'<img alt="{html.escape(p.name)}" src="{html.escape(p.as_posix())}">'
     return f'<p><a href="{html.escape(str(path))}">{html.escape(str(path))}</a></p>'
 
 
@@ -143,7 +145,7 @@ def result_section_html(
     if r.message:
         parts.append(f"<p><b>Message.</b> {html.escape(r.message)}</p>")
     parts += [_img_tag(p, plot_root, embed_plots) for p in r.plots]
-    d = dict(r.details)
+    d = {k: v for k, v in r.details.items() if k != "figures"}  # drawn above as plots
     for key, title in (
         ("grid", "Grid"),
         ("calibration_grid", "Calibration grid"),
@@ -249,10 +251,12 @@ _LEGEND = (
 
 
 def html_document(report: Any, plot_root: Path | str | None, preamble_html: str = "") -> str:
-    """The complete, self-contained page (plots embedded, maths as MathML, no scripts)."""
+    """The complete page (maths as MathML, no scripts, nothing from the network). With
+    `plot_root`, plots are embedded as data URIs; with `None` (the published report.html,
+    to keep the folder small) they are ``<img src="plots/…">`` beside the page."""
     title = html.escape(f"sdde-verify {report.metadata.get('name', '')}")
     return (
         f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
         f"<style>{_CSS}</style></head><body>\n{preamble_html}"
-        f"{html_body(report, plot_root, embed=True)}\n</body></html>\n"
+        f"{html_body(report, plot_root, embed=plot_root is not None)}\n</body></html>\n"
     )
