@@ -33,7 +33,7 @@ SEVERITY = (
 )
 
 #: Grid rows shown in the HTML (all rows are in grids.json.gz / results.json).
-HTML_ROW_LIMIT = 200
+HTML_ROW_LIMIT = 40
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;
@@ -163,8 +163,8 @@ def result_section_html(
         )
     if d:
         text = json.dumps(json_safe(d), indent=1)
-        if len(text) > 8000:
-            text = text[:8000] + "\n… (the rest is in results.json)"
+        if len(text) > 2500:
+            text = text[:2500] + "\n… (the rest is in results.json and grids.json.gz)"
         parts.append(f"<details><summary>details</summary><pre>{html.escape(text)}</pre></details>")
     if r.error:
         parts.append(
