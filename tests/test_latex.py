@@ -106,3 +106,23 @@ def test_out_dir_must_be_a_directory(tmp_path):
     f.write_text("x")
     with pytest.raises(InputError):
         X.write_document(f)
+
+
+def test_document_reads_like_an_appendix(built):
+    """Issue 11 item 8: no Python float notation, no code identifiers in prose, evidence in
+    one table per section instead of a sentence after every identity."""
+    src = built.read_text()
+    assert not re.search(r"\d[eE][+-]?\d", src), re.findall(r".{20}\d[eE][+-]?\d.{10}", src)
+    for code in ("\\texttt{theory", "final\\_bound", "q le 1", "line c as printed", "dsolve",
+                 "mp.eigsy", "Result: identity holds", "p' = -a p/t"):  # fmt: skip
+        assert code not in src, code
+    assert src.count("\\paragraph{Verification.}") == 3  # R1, R7, R8
+    assert "\\times10^{-5}" in src  # epsilon = 1.25e-05 typeset
+
+
+def test_typeset_numbers():
+    assert X.typeset_numbers("$x=1.25e-05$, r = 2.22e-16, n=3e+02") == (
+        "$x=\\ensuremath{1.25\\times10^{-5}}$, r = \\ensuremath{2.22\\times10^{-16}}, "
+        "n=\\ensuremath{3\\times10^{2}}"
+    )
+    assert X.typeset_numbers("R2e5 x_1e3 1.5") == "R2e5 x_1e3 1.5"

@@ -17,20 +17,61 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from verify.checks import Registry, load_checks, select
+from verify.checks import CheckSelectionError, Registry, load_checks, select
 from verify.executor import Executor, make_executor
 from verify.report import ReportWriter, RunReport, default_run_name, run_metadata
 from verify.runner import DEFAULT_SEED, ProgressFactory, run_checks
 from verify.staging import StagingLock
 from verify.verdict import CheckResult
 
-__all__ = ["DEFAULT_SEED", "check", "run", "run_check", "run_checks"]
+__all__ = ["DEFAULT_SEED", "check", "resolve_only", "run", "run_check", "run_checks"]
 
 
 def _registry(registry: Registry | Sequence[str] | None) -> Registry:
     if isinstance(registry, Registry):
         return registry
     return load_checks(None if registry is None else list(registry))
+
+
+def resolve_only(only: Sequence[str] | None, ids: Sequence[str]) -> list[str] | None:
+    """Canonical check ids / prefixes for what a user typed in `only`.
+
+    Each name matches, ignoring case: a check id exactly; or every id that starts with it
+    followed by a separator (``r6`` selects ``R6-as-stated``, not ``R60``); or, when that
+    finds nothing, every id that starts with it (``R6-as-st``).
+
+    Raises:
+        CheckSelectionError: a name matches no check; the message suggests the nearest ids
+            ("did you mean …?").
+    """
+    if not only:
+        return None
+    out: list[str] = []
+    for name in only:
+        key = name.strip().casefold()
+        exact = [i for i in ids if i.casefold() == key]
+        sep = [
+            i
+            for i in ids
+            if key and len(i) > len(key) and i.casefold().startswith(key)
+            and not i[len(key)].isalnum()
+        ]  # fmt: skip
+        plain = [i for i in ids if key and i.casefold().startswith(key)]
+        hits = exact or sep or plain
+        if not hits:
+            import difflib
+
+            prefixes = sorted({i.split("-")[0] for i in ids})
+            folded = {c.casefold(): c for c in [*ids, *prefixes]}
+            near = [folded[m] for m in difflib.get_close_matches(key, list(folded), n=3)]
+            fix = (
+                f"did you mean {' or '.join(near)}? (`sdde-verify list` shows every id)"
+                if near
+                else "use an id or prefix from `sdde-verify list`, e.g. " + ", ".join(prefixes)
+            )
+            raise CheckSelectionError("--only", name, "matches no check", fix)
+        out += [h for h in (exact[:1] or ([hits[0][: len(key)]] if sep else plain)) if h not in out]
+    return out
 
 
 def run(
@@ -49,6 +90,8 @@ def run(
     progress_factory: ProgressFactory | None = None,
     on_result: Callable[[CheckResult], None] | None = None,
     command: str = "verify.api.run",
+    pdf: bool = False,
+    on_start: Callable[[list[Any]], None] | None = None,
 ) -> RunReport:
     """Run the selected checks and (unless `out=None`) write `out/<run-name>/` atomically.
 
@@ -63,16 +106,19 @@ def run(
         scheduler: ``tcp://HOST:PORT`` of a dask scheduler (with ``executor="dask"``).
         registry: a `Registry` or module names (for tests and plug-ins); default all checks.
         overrides: per-check parameter overrides, ``{check_id: {name: value}}``.
+        pdf: also write ``report.pdf`` (needs pdflatex, Debian's texlive-latex-base).
+        on_start: called once with the selected checks before the first runs (progress).
 
     Returns:
         `RunReport` (renders as HTML in a notebook; `report.path` is the report folder).
 
     Raises:
-        CheckSelectionError: `only` names no known check.
+        CheckSelectionError: `only` names no known check (with the nearest ids).
         ContextInputError / ExecutorInputError: bad profile, alpha, seed, workers, executor.
+        ReportInputError: `out` is not a writable folder (nothing is run or written).
     """
     reg = _registry(registry)
-    checks = select(reg, only)
+    checks = select(reg, resolve_only(only, reg.ids()))
     own_executor = not hasattr(executor, "map")
     if own_executor:
         kind = executor or ("serial" if workers == 1 else "process")
@@ -91,6 +137,8 @@ def run(
     try:
         if out is None:
             plots = Path(tempfile.mkdtemp(prefix="sdde-verify-"))
+            if on_start is not None:
+                on_start(list(checks))
             results = run_checks(
                 checks,
                 profile=profile,
@@ -107,6 +155,8 @@ def run(
         name = run_name or default_run_name(profile, seed)
         with StagingLock(out) as lock, ReportWriter(out, name) as writer:
             lock.attach(writer.staging)  # a killed run's staging is removed by a later run
+            if on_start is not None:
+                on_start(list(checks))
             results = run_checks(
                 checks,
                 profile=profile,
@@ -119,7 +169,7 @@ def run(
                 on_result=on_result,
             )
             report = RunReport(results, meta, None, dict(reg.errors))
-            writer.publish(report)
+            writer.publish(report, pdf=pdf)
         return report
     finally:
         if own_executor:
@@ -169,7 +219,7 @@ def run_check(
 
 
 def check(
-    spec_path: str | Path,
+    spec: str | Path | dict[str, Any],
     *,
     seed: int | None = None,
     out: str | Path | None = "reports",
@@ -179,21 +229,36 @@ def check(
     executor: str | Executor | None = None,
     scheduler: str | None = None,
     run_name: str | None = None,
+    pdf: bool = False,
+    base_dir: str | Path | None = None,
 ) -> RunReport:
-    """Check a user loss given in a TOML spec (the API of `sdde-verify check`).
+    """Check a user loss (the API of `sdde-verify check`).
 
-    Same pipeline and report as the command line: see `verify.usercheck.run.run_spec` and
-    ``docs/usercheck.md``. `seed` defaults to the spec's ``algorithm.seed``; `out=None`
-    writes no report.
+    `spec` is a path to a TOML file, a TOML document as a string (anything containing a
+    newline or a ``[`` section header), or the same content as a dict (e.g. built in a
+    notebook)::
+
+        api.check({"loss": {"expression": "(dot(a, x) - b)**2 / 2"},
+                   "data": {"kind": "linear", "n": 200, "d": 3, "seed": 1},
+                   "algorithm": {"eta": 0.05, "delay": "constant", "l": 1}}, out=None)
+
+    Relative data paths of a string or dict spec are read against `base_dir` (default: the
+    working directory). Same pipeline and report as the command line: see
+    `verify.usercheck.run.run_spec` and ``docs/usercheck.md``. `seed` defaults to the spec's
+    ``algorithm.seed``; `out=None` writes no report.
 
     Raises:
         SpecError, DataError, LossSpecError (`theory.errors.InputError`): invalid spec or data
             (nothing is written).
+        ReportInputError: `out` is not a writable folder.
     """
+    from verify.report import validate_out_root
     from verify.usercheck import run_spec
 
-    return run_spec(
-        spec_path,
+    if out is not None:
+        validate_out_root(out)
+    label = spec if isinstance(spec, (str, Path)) and not _is_toml_text(spec) else "<spec>"
+    kwargs: dict[str, Any] = dict(
         seed=seed,
         out=out,
         profile=profile,
@@ -202,5 +267,90 @@ def check(
         workers=workers,
         scheduler=scheduler,
         run_name=run_name,
-        command=f"verify.api.check({str(spec_path)!r})",
+        command=f"verify.api.check({str(label)!r})",
+        pdf=pdf,
     )
+    if isinstance(spec, Path) or (isinstance(spec, str) and not _is_toml_text(spec)):
+        return run_spec(spec, **kwargs)
+    if isinstance(spec, str):
+        from verify.usercheck.spec import SpecError, tomllib
+
+        try:
+            spec = tomllib.loads(spec)
+        except tomllib.TOMLDecodeError as exc:
+            raise SpecError(
+                "spec", "<string>", f"invalid TOML ({exc})", "fix the TOML syntax"
+            ) from None
+    if not isinstance(spec, dict):
+        from verify.usercheck.spec import SpecError
+
+        raise SpecError("spec", repr(spec)[:60], "is not a path, TOML text or dict", "pass one")
+    folder = Path(base_dir).expanduser().absolute() if base_dir is not None else Path.cwd()
+    text = _dict_to_toml(_with_absolute_data_path(spec, folder))
+    with tempfile.TemporaryDirectory(prefix="sdde-verify-spec-") as tmp:
+        path = Path(tmp) / "spec.toml"
+        path.write_text(text, encoding="utf-8")
+        return run_spec(path, **kwargs)
+
+
+def _is_toml_text(spec: str | Path) -> bool:
+    return isinstance(spec, str) and ("\n" in spec or spec.lstrip().startswith("["))
+
+
+def _with_absolute_data_path(spec: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """A copy of `spec` with a relative ``data.path`` made absolute against `folder`."""
+    out = dict(spec)
+    data = out.get("data")
+    if isinstance(data, dict) and isinstance(data.get("path"), str):
+        path = data["path"]
+        if not path.startswith("@") and not Path(path).expanduser().is_absolute():
+            out["data"] = {**data, "path": str(folder / path)}
+    return out
+
+
+def _toml_value(value: Any) -> str:
+    import json
+    import math
+
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)  # a JSON string is a TOML basic string
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items()) + "}"
+    from verify.usercheck.spec import SpecError
+
+    raise SpecError("spec", repr(value), "is not a TOML value", "use numbers, strings, lists")
+
+
+def _toml_key(key: Any) -> str:
+    import json
+    import re
+
+    key = str(key)
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else json.dumps(key)
+
+
+def _dict_to_toml(spec: dict[str, Any], prefix: str = "") -> str:
+    """TOML text for a spec dict (tables, arrays of tables such as ``[[claims]]``, scalars)."""
+    lines, tables = [], []
+    for key, value in spec.items():
+        name = f"{prefix}{_toml_key(key)}"
+        if isinstance(value, dict):
+            tables.append(f"\n[{name}]\n" + _dict_to_toml(value, name + "."))
+        elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            for item in value:
+                tables.append(f"\n[[{name}]]\n" + _dict_to_toml(item, name + "."))
+        else:
+            lines.append(f"{_toml_key(key)} = {_toml_value(value)}")
+    return "\n".join(lines) + ("\n" if lines else "") + "".join(tables)

@@ -3,12 +3,20 @@
     sdde-verify run [--profile quick|full] [--only ID ...] [--seed N] [--alpha A]
                     [--workers N] [--executor serial|process|dask] [--scheduler ADDR]
                     [--out DIR] [--name RUN_NAME] [--fail-on never|fail|inconclusive]
-                    [--no-progress]
-    sdde-verify list
+                    [--no-progress] [--pdf]
+    sdde-verify list [--json]
     sdde-verify derive [--out DIR] [--pdf]
     sdde-verify check SPEC.toml [--out DIR] [--seed N] [--profile quick|full] [--only ID ...]
                     [--workers N] [--executor serial|process|dask] [--name RUN_NAME]
-                    [--fail-on never|fail|inconclusive]
+                    [--fail-on never|fail|inconclusive] [--no-progress] [--pdf]
+    sdde-verify --version
+
+`--only` ignores case and takes ids or prefixes (``r6``, ``R6-as``); a near miss is
+answered with "did you mean …". While checks run, progress goes to stderr: bars on a
+terminal (the run's k/N with ETA, and the current check), otherwise one line per finished
+check with k/N and ETA. The output ends with the verdict table (ratio lhs/rhs and a reason
+for every non-PASS) and one summary line, e.g.
+``54 checks: 47 passed, 6 failed, 1 inconclusive (52 s) — reports/latest/report.html``.
 
 Exit codes (`run`):
 
@@ -29,9 +37,11 @@ is for tests and plug-ins.
 from __future__ import annotations
 
 import argparse
+import json
 import shlex
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +94,22 @@ def _alpha(text: str) -> float:
     return value
 
 
+def _version() -> str:
+    import importlib.metadata as md
+
+    try:
+        return md.version("sdde-verify")
+    except md.PackageNotFoundError:  # running from a checkout without pip install
+        import re
+
+        pyproject = Path(__file__).resolve().parents[1] / "pyproject.toml"
+        try:
+            m = re.search(r'^version = "([^"]+)"', pyproject.read_text(), re.M)
+        except OSError:
+            m = None
+        return (m.group(1) if m else "unknown") + " (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argparse parser (exposed for documentation and tests)."""
     p = argparse.ArgumentParser(
@@ -92,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit codes of `run`: 0 completed, 1 --fail-on triggered, 2 bad arguments, "
         "3 a check raised or failed to import, 130 interrupted.",
     )
+    p.add_argument("--version", action="version", version=f"sdde-verify {_version()}")
     sub = p.add_subparsers(dest="command", metavar="{run,list,derive,check}")
     sub.required = True
 
@@ -107,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="+",
         metavar="ID",
         default=None,
-        help="check ids or prefixes (R6 selects every R6 check)",
+        help="check ids or prefixes, any case (r6 selects every R6 check)",
     )
     r.add_argument(
         "--seed",
@@ -148,10 +175,12 @@ def build_parser() -> argparse.ArgumentParser:
         default="never",
         help="exit 1 on FAIL/DIVERGED (fail) or also INCONCLUSIVE (inconclusive)",
     )
-    r.add_argument("--no-progress", action="store_true", help="no progress bars")
+    r.add_argument("--no-progress", action="store_true", help="no progress output")
+    r.add_argument("--pdf", action="store_true", help="also write report.pdf (needs pdflatex)")
     r.add_argument("--registry", action="append", default=None, help=argparse.SUPPRESS)
 
     ls = sub.add_parser("list", help="list every check and its claim")
+    ls.add_argument("--json", action="store_true", help="as a JSON array (id, result, ...)")
     ls.add_argument("--registry", action="append", default=None, help=argparse.SUPPRESS)
 
     d = sub.add_parser("derive", help="write the symbolic derivations as LaTeX (and PDF)")
@@ -213,38 +242,143 @@ def build_parser() -> argparse.ArgumentParser:
         default="never",
         help="exit 1 on FAIL/DIVERGED (fail) or also INCONCLUSIVE (inconclusive)",
     )
+    c.add_argument("--no-progress", action="store_true", help="no progress output")
+    c.add_argument("--pdf", action="store_true", help="also write report.pdf (needs pdflatex)")
     return p
 
 
-class _Bar:
-    """tqdm bar per check driven by progress(done, total)."""
+class _Progress:
+    """Progress on stderr for a run: on a terminal an overall bar (k/N checks, ETA) above a
+    bar for the current check; otherwise one line per finished check with k/N and ETA;
+    nothing when disabled. Also the hooks `verify.usercheck.run_spec` calls (`stage`,
+    `start`, `factory`, `result`)."""
 
-    def __init__(self, desc: str, enabled: bool) -> None:
+    def __init__(self, enabled: bool, stream: Any = None) -> None:
+        self.stream = stream if stream is not None else sys.stderr
+        self.enabled = enabled
+        self.tty = enabled and hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.t0 = time.monotonic()
+        self.total = 0
+        self.done = 0
+        self.overall: Any = None
+        self.current: Any = None
+
+    def stage(self, text: str) -> None:
+        if self.enabled:
+            print(f"... {text}", file=self.stream, flush=True)
+
+    def start(self, checks: Sequence[Any]) -> None:
+        self.total = len(checks)
+        if self.tty:
+            from tqdm import tqdm
+
+            self.overall = tqdm(total=self.total, desc="checks", unit="check", position=0,
+                                leave=False, file=self.stream, dynamic_ncols=True)  # fmt: skip
+
+    def factory(self, check: Any) -> Callable[[int, int], None]:
+        if not self.tty:
+            return _no_progress
         from tqdm import tqdm
 
-        self.bar = tqdm(
-            total=1,
-            desc=desc,
-            leave=False,
-            disable=not enabled,
-            file=sys.stderr,
-            dynamic_ncols=True,
-        )
+        bar = tqdm(total=1, desc=check.id, position=1, leave=False, file=self.stream,
+                   dynamic_ncols=True)  # fmt: skip
 
-    def __call__(self, done: int, total: int) -> None:
-        if self.bar.total != total:
-            self.bar.total = total
-        self.bar.n = done
-        self.bar.refresh()
+        def update(done: int, total: int) -> None:
+            if bar.total != total:
+                bar.total = total
+            bar.n = done
+            bar.refresh()
+
+        update.close = bar.close  # type: ignore[attr-defined]
+        return update
+
+    def result(self, res: Any) -> None:
+        self.done += 1
+        if self.overall is not None:
+            self.overall.set_postfix_str(f"{res.id} {res.verdict.value}", refresh=False)
+            self.overall.update(1)
+        elif self.enabled:
+            elapsed = time.monotonic() - self.t0
+            left = self.total - self.done
+            eta = f", ETA {elapsed / self.done * left:.0f} s" if left and self.done else ""
+            width = len(str(self.total))
+            print(
+                f"[{self.done:>{width}}/{self.total}] {res.verdict.value:<14} {res.id} "
+                f"({res.runtime_s:.1f} s{eta})",
+                file=self.stream,
+                flush=True,
+            )
 
     def close(self) -> None:
-        self.bar.close()
+        if self.overall is not None:
+            self.overall.close()
+            self.overall = None
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.t0
+
+
+def _no_progress(done: int, total: int) -> None:
+    return None
+
+
+def _finish(report: Any, progress: _Progress, fail_on: str, load_errors: bool = False) -> int:
+    """Print the verdict table and the summary line; return the exit code (naming the checks
+    that triggered `--fail-on`)."""
+    import shutil as _shutil
+
+    from verify.report import summary_line, verdict_table_text
+
+    progress.close()
+    results = list(getattr(report, "results", []))
+    pdf_error = getattr(report, "pdf_error", "")
+    width = _shutil.get_terminal_size((120, 24)).columns if sys.stdout.isatty() else None
+    if results:
+        print(verdict_table_text(results, width=width))
+    where = None
+    if getattr(report, "path", None) is not None:
+        print(f"report: {_shown(Path(report.path))}")
+        where = str(_shown(Path(report.path)) / "report.html")
+        latest = Path(report.path).parent / "latest"
+        if latest.is_symlink() and latest.resolve() == Path(report.path).resolve():
+            where = str(_shown(latest) / "report.html")
+    print(summary_line(results, progress.elapsed(), where))
+    if pdf_error:
+        print(f"report.pdf not written: {pdf_error}", file=sys.stderr)
+    if load_errors or pdf_error or any(r.error for r in results):
+        bad = [r.id for r in results if r.error]
+        if bad:
+            print(
+                f"exit {EXIT_CHECK_ERROR}: these checks raised: {', '.join(bad)}", file=sys.stderr
+            )
+        return EXIT_CHECK_ERROR
+    triggered = [r.id for r in results if r.verdict in _FAIL_ON[fail_on]]
+    if triggered:
+        print(
+            f"exit {EXIT_FAIL_ON} (--fail-on {fail_on}): {len(triggered)} check"
+            f"{'s' if len(triggered) > 1 else ''} "
+            + ", ".join(f"{i} ({_verdict_of(results, i)})" for i in triggered),
+            file=sys.stderr,
+        )
+        return EXIT_FAIL_ON
+    return EXIT_OK
+
+
+def _verdict_of(results: Sequence[Any], check_id: str) -> str:
+    return next(r.verdict.value for r in results if r.id == check_id)
+
+
+def _shown(path: Path) -> Path:
+    """`path` relative to the working directory when it lies below it (shorter to read)."""
+    try:
+        return path.absolute().relative_to(Path.cwd())
+    except ValueError:
+        return path
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from verify import api
     from verify.checks import load_checks
-    from verify.report import verdict_table_text
 
     if args.scheduler is not None and args.executor not in (None, "dask"):
         return _usage(
@@ -255,39 +389,50 @@ def _cmd_run(args: argparse.Namespace) -> int:
     registry = load_checks(args.registry)
     for name, tb in registry.errors.items():
         print(f"warning: check module {name} failed to import:\n{tb}", file=sys.stderr)
-    show = not args.no_progress and sys.stderr.isatty()
-
-    def on_result(res: Any) -> None:
-        print(f"{res.verdict.value:<14} {res.id}  ({res.runtime_s:.1f}s)", file=sys.stderr)
-
-    report = api.run(
-        profile=args.profile,
-        only=args.only,
-        seed=args.seed,
-        workers=args.workers,
-        out=args.out,
-        executor=executor,
-        scheduler=args.scheduler,
-        alpha=args.alpha,
-        run_name=args.name,
-        registry=registry,
-        progress_factory=lambda check: _Bar(check.id, show),
-        on_result=on_result,
-        command="sdde-verify " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
-    )
-    print(verdict_table_text(report.results))
-    print(f"\nreport: {report.path}")
-    if registry.errors or any(r.error for r in report.results):
-        return EXIT_CHECK_ERROR
-    if any(r.verdict in _FAIL_ON[args.fail_on] for r in report.results):
-        return EXIT_FAIL_ON
-    return EXIT_OK
+    if args.pdf:
+        _need_pdflatex()
+    progress = _Progress(not args.no_progress)
+    try:
+        report = api.run(
+            profile=args.profile,
+            only=args.only,
+            seed=args.seed,
+            workers=args.workers,
+            out=args.out,
+            executor=executor,
+            scheduler=args.scheduler,
+            alpha=args.alpha,
+            run_name=args.name,
+            registry=registry,
+            progress_factory=progress.factory,
+            on_result=progress.result,
+            on_start=progress.start,
+            command="sdde-verify " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+            pdf=args.pdf,
+        )
+    finally:
+        progress.close()
+    return _finish(report, progress, args.fail_on, bool(registry.errors))
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
     from verify.checks import load_checks
 
     registry = load_checks(args.registry)
+    if args.json:
+        rows = [
+            {
+                "id": c.id,
+                "result": c.result,
+                "result_name": getattr(c, "result_name", c.result),
+                "level": c.level,
+                "claim": c.claim,
+                "claim_latex": getattr(c, "claim_latex", ""),
+            }
+            for c in registry.checks
+        ]
+        print(json.dumps(rows, indent=1))
+        return EXIT_CHECK_ERROR if registry.errors else EXIT_OK
     for c in registry.checks:
         print(f"{c.id:<20} {c.result:<10} {c.level:<11} {c.claim}")
     if not registry.checks:
@@ -302,7 +447,9 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 def _cmd_derive(args: argparse.Namespace) -> int:
     from theory.latex import write_document  # lazy: written by the theory engineer
+    from verify.report import validate_out_root
 
+    validate_out_root(args.out)
     try:
         path = write_document(Path(args.out), args.pdf)
     except InputError:
@@ -317,30 +464,44 @@ def _cmd_derive(args: argparse.Namespace) -> int:
 def _cmd_check(args: argparse.Namespace) -> int:
     """``sdde-verify check``: exit codes as for ``run`` (2 also for an invalid spec or data)."""
     from verify.budget import Budget
+    from verify.report import validate_out_root
     from verify.usercheck import run_spec  # lazy: the checks import the simulators
 
-    report = run_spec(
-        args.spec,
-        budget=Budget.validated(args.max_memory_gb, args.max_seconds),
-        seed=args.seed,
-        out=args.out,
-        profile=args.profile,
-        only=args.only,
-        executor=args.executor,
-        workers=args.workers,
-        scheduler=args.scheduler,
-        run_name=args.name,
-        command="sdde-verify " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
-    )
-    print(report)
-    results = getattr(report, "results", [])
-    if getattr(report, "path", None) is not None:
-        print(f"\nreport: {report.path}")
-    if any(r.error for r in results):
-        return EXIT_CHECK_ERROR
-    if any(r.verdict in _FAIL_ON[args.fail_on] for r in results):
-        return EXIT_FAIL_ON
-    return EXIT_OK
+    validate_out_root(args.out)  # before the loss analysis, which can take minutes
+    if args.pdf:
+        _need_pdflatex()
+    progress = _Progress(not args.no_progress)
+    try:
+        report = run_spec(
+            args.spec,
+            budget=Budget.validated(args.max_memory_gb, args.max_seconds),
+            seed=args.seed,
+            out=args.out,
+            profile=args.profile,
+            only=args.only,
+            executor=args.executor,
+            workers=args.workers,
+            scheduler=args.scheduler,
+            run_name=args.name,
+            command="sdde-verify " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+            pdf=args.pdf,
+            hooks=progress,
+        )
+    finally:
+        progress.close()
+    return _finish(report, progress, args.fail_on)
+
+
+def _need_pdflatex() -> None:
+    import shutil as _shutil
+
+    if _shutil.which("pdflatex") is None:
+        raise InputError(
+            "--pdf",
+            True,
+            "needs pdflatex, which is not installed",
+            "apt-get install texlive-latex-base, or drop --pdf",
+        )
 
 
 def _usage(message: str) -> int:

@@ -132,13 +132,15 @@ class RunContext:
         return self.map(_SeededCall(fn), list(zip(args, seeds)))
 
     def plot_path(self, name: str) -> Path:
-        """Path for a plot file of this check, e.g. ``<out_dir>/R6-as-stated_band.png``
-        (`out_dir` defaults to a fresh temporary folder)."""
+        """Absolute path for a plot file of this check, e.g.
+        ``<out_dir>/R6-as-stated_band.png`` (`out_dir` defaults to a fresh temporary folder)."""
         if self.out_dir is None:  # no run folder: a private temporary folder, kept
             import tempfile
 
             self.out_dir = Path(tempfile.mkdtemp(prefix=f"sdde-verify-{self.check_id}-"))
-        base = Path(self.out_dir)
+        # absolute: the path is recorded in the result, and a relative one would be read
+        # against whatever the working directory is when the report is published
+        base = Path(self.out_dir).expanduser().absolute()
         base.mkdir(parents=True, exist_ok=True)
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in f"{self.check_id}_{name}")
         return base / (safe if safe.endswith(".png") else safe + ".png")

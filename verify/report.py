@@ -10,7 +10,13 @@ reports and `latest` untouched.
 
 `results.json` layout (`SCHEMA_VERSION`): ``{"schema_version", "run": {run metadata: name,
 seed, profile, alpha, command, executor, started/finished, versions, machine}, "summary":
-{verdict: count}, "results": [CheckResult.to_dict(), …]}``. `TIMING_FIELDS` lists the fields
+{verdict: count}, "grids": "grids.json.gz", "results": [CheckResult.to_dict(), …]}``. Long
+row lists in a result's details (more than `INLINE_ROWS` rows, e.g. the grid rows) are moved
+to the gzip-compressed sidecar `grids.json.gz` (``{"schema_version", "grids": {check_id:
+{details key: rows}}}``); in `results.json` each is replaced by ``{"sidecar":
+"grids.json.gz", "rows": n, "against": m}``. `read_report(folder)` puts them back, and the
+published report.md / report.html / report.pdf are rendered from the folder read back that
+way, so what the report shows is what the files hold. `TIMING_FIELDS` lists the fields
 that depend on when, where and how the run was executed rather than on its numbers;
 `strip_timing` removes them, and the rest is byte-identical across executors and worker counts.
 
@@ -20,10 +26,10 @@ JUnit mapping: PASS → passed; FAIL → `<failure>`; DIVERGED or a check that r
 
 from __future__ import annotations
 
-import base64
 import datetime as _dt
-import html
+import gzip
 import json
+import math
 import os
 import platform
 import shutil
@@ -38,21 +44,33 @@ from typing import Any
 
 from theory.errors import InputError
 from verify.figures import draw_figures
+from verify.report_html import html_body, html_document, result_section_html, sort_by_severity
 from verify.verdict import CheckResult, Verdict, fmt, json_safe
 
 __all__ = [
+    "GRIDS_FILE",
+    "INLINE_ROWS",
     "SCHEMA_VERSION",
     "TIMING_FIELDS",
     "ReportInputError",
     "ReportWriter",
     "RunReport",
+    "lhs_rhs_ratio",
+    "read_report",
+    "reason",
     "result_section_html",
     "run_metadata",
     "strip_timing",
+    "summary_line",
+    "validate_out_root",
     "verdict_table_text",
 ]
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
+GRIDS_FILE = "grids.json.gz"
+#: Row lists longer than this (or over 4 kB, e.g. recorded figure data) go to the sidecar
+#: `GRIDS_FILE`.
+INLINE_ROWS = 12
 _VERSION_PACKAGES = ("numpy", "scipy", "sympy", "mpmath", "matplotlib", "tqdm")
 
 
@@ -93,6 +111,8 @@ class RunReport:
     metadata: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
     load_errors: dict[str, str] = field(default_factory=dict)
+    #: why report.pdf could not be built (empty: built, or not asked for)
+    pdf_error: str = ""
 
     def summary(self) -> dict[str, int]:
         c = Counter(r.verdict.value for r in self.results)
@@ -111,7 +131,33 @@ class RunReport:
         return verdict_table_text(self.results)
 
     def _repr_html_(self) -> str:
-        return _html_body(self, plot_root=self.path, embed=True)
+        return html_body(self, plot_root=self.path, embed=True)
+
+    def to_dataframe(self) -> Any:
+        """One row per check (id, result, level, verdict, method, estimate, rhs, ratio,
+        confidence bound, alpha, paths, runtime, message) as a `pandas.DataFrame`.
+
+        Raises:
+            ImportError: pandas is not installed (``pip install pandas``).
+        """
+        try:
+            import pandas as pd
+        except ImportError:
+            raise ImportError(
+                "RunReport.to_dataframe needs pandas. Fix: pip install pandas "
+                '(or pip install ".[notebook]")'
+            ) from None
+        cols = ("id", "result", "level", "method", "estimate", "rhs", "confidence_bound",
+                "bound_kind", "alpha", "paths", "seed", "runtime_s", "message")  # fmt: skip
+        rows = []
+        for r in self.results:
+            row = {c: getattr(r, c) for c in cols}
+            row["verdict"] = r.verdict.value
+            row["ratio"] = lhs_rhs_ratio(r)
+            rows.append(row)
+        order = ["id", "result", "level", "verdict", "method", "estimate", "rhs", "ratio"]
+        df = pd.DataFrame(rows, columns=[*order, *(c for c in cols if c not in order)])
+        return df.set_index("id")
 
     def __getitem__(self, check_id: str) -> CheckResult:
         for r in self.results:
@@ -121,25 +167,109 @@ class RunReport:
 
 
 # ----------------------------------------------------------------------------- text
-def verdict_table_text(results: Sequence[CheckResult]) -> str:
-    """A plain-text verdict table for the terminal."""
-    rows = [("id", "result", "level", "verdict", "method", "estimate", "rhs", "time")]
+def _as_float(value: Any) -> float | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        return None
+    return out if math.isfinite(out) else None
+
+
+def lhs_rhs_ratio(r: CheckResult) -> float | None:
+    """estimate / rhs when both are finite and rhs > 0 (how close the left side comes to
+    the bound: above 1 the claim fails at the estimate), else `None`."""
+    est, rhs = _as_float(r.estimate), _as_float(r.rhs)
+    if est is None or rhs is None or rhs <= 0:
+        return None
+    return est / rhs
+
+
+def _first_sentence(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    for stop in (". ", "; "):
+        k = text.find(stop)
+        if 0 < k < limit:
+            return text[: k + 1].rstrip(";") if stop == ". " else text[:k]
+    if len(text) <= limit:
+        return text
+    cut = text.rfind(" ", 0, limit)
+    return text[: cut if cut > limit // 2 else limit] + " …"
+
+
+def reason(r: CheckResult, limit: int = 110) -> str:
+    """One line saying why a check is not PASS ("" for PASS): the exception for a check that
+    raised, the failed hypotheses for NOT APPLICABLE, else the message's first sentence."""
+    if r.error:
+        lines = r.error.strip().splitlines()
+        return "raised " + (lines[-1] if lines else "an exception")
+    if r.verdict is Verdict.PASS:
+        return ""
+    if r.verdict is Verdict.NOT_APPLICABLE:
+        failed = [h for h in r.hypotheses if not h.holds]
+        if failed:
+            text = "; ".join(h.name + (f" ({h.detail})" if h.detail else "") for h in failed)
+            return _first_sentence("hypothesis fails: " + text, limit)
+    return _first_sentence(r.message or "(no message)", limit)
+
+
+_WORDS = {
+    Verdict.PASS: "passed",
+    Verdict.FAIL: "failed",
+    Verdict.INCONCLUSIVE: "inconclusive",
+    Verdict.NOT_APPLICABLE: "not applicable",
+    Verdict.DIVERGED: "diverged",
+}
+
+
+def summary_line(
+    results: Sequence[CheckResult], seconds: float | None = None, where: str | None = None
+) -> str:
+    """The pytest-style last line, e.g.
+    ``54 checks: 47 passed, 6 failed, 1 inconclusive (52 s) — reports/latest/report.html``.
+    Checks that raised are counted as errors (their verdict is INCONCLUSIVE)."""
+    n = len(results)
+    errors = sum(bool(r.error) for r in results)
+    counts = Counter(r.verdict for r in results if not r.error)
+    parts = [f"{counts[v]} {_WORDS[v]}" for v in Verdict if counts[v]]
+    if errors:
+        parts.append(f"{errors} error{'s' if errors > 1 else ''}")
+    line = f"{n} check{'s' if n != 1 else ''}: " + (", ".join(parts) or "none run")
+    if seconds is not None:
+        line += f" ({seconds:.0f} s)" if seconds >= 10 else f" ({seconds:.1f} s)"
+    if where:
+        line += f" — {where}"
+    return line
+
+
+def verdict_table_text(results: Sequence[CheckResult], width: int | None = None) -> str:
+    """A plain-text verdict table for the terminal: id, verdict, method, estimate, rhs, the
+    ratio estimate/rhs, time, and for every non-PASS a one-line reason."""
+    rows = [("id", "verdict", "method", "estimate", "rhs", "lhs/rhs", "time", "reason")]
     for r in results:
+        q = lhs_rhs_ratio(r)
         rows.append(
             (
                 r.id,
-                r.result,
-                r.level,
-                r.verdict.value,
+                "ERROR" if r.error else r.verdict.value,
                 r.method,
                 fmt(r.estimate),
                 fmt(r.rhs),
+                "—" if q is None else f"{q:.3g}",
                 f"{r.runtime_s:.1f}s",
+                reason(r),
             )
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    lines = []
+    for row in rows:
+        line = "  ".join(c.ljust(w) for c, w in zip(row[:-1], widths)) + "  " + row[-1]
+        if width and len(line) > width and row[-1]:
+            room = max(width - (len(line) - len(row[-1])), 20)
+            line = line[: len(line) - len(row[-1])] + _first_sentence(row[-1], room - 2)
+        lines.append(line.rstrip())
+    lines.insert(1, "  ".join("-" * w for w in widths) + "  ------")
     return "\n".join(lines)
 
 
@@ -148,22 +278,29 @@ def _markdown(report: RunReport) -> str:
     out = [
         f"# sdde-verify report — {meta.get('name', '')}",
         "",
+        f"**{summary_line(report.results)}**",
+        "",
         f"Profile `{meta.get('profile')}`, seed `{meta.get('seed')}`, alpha `{meta.get('alpha')}`, "
         f"executor `{meta.get('executor')}`, started {meta.get('started')}, "
         f"finished {meta.get('finished')}.",
         f"Command: `{meta.get('command', '')}`",
         "",
-        "| id | result | level | verdict | method | estimate | rhs | bound kind |",
-        "|---|---|---|---|---|---|---|---|",
+        "Failures first.",
+        "",
+        "| id | result | level | verdict | method | estimate | rhs | lhs/rhs | reason |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
-    for r in report.results:
+    ordered = sort_by_severity(list(report.results))
+    for r in ordered:
+        q = lhs_rhs_ratio(r)
         out.append(
             f"| [{r.id}](#{_anchor(r.id)}) | {r.result} | {r.level} | **{r.verdict.value}** | "
-            f"{r.method} | {fmt(r.estimate)} | {fmt(r.rhs)} | {r.bound_kind or '—'} |"
+            f"{r.method} | {fmt(r.estimate)} | {fmt(r.rhs)} | {'—' if q is None else f'{q:.3g}'}"
+            f" | {reason(r).replace('|', '/')} |"
         )
     for name, tb in report.load_errors.items():
         out += ["", f"**Check module `{name}` failed to import:**", "", "```", tb.strip(), "```"]
-    for r in report.results:
+    for r in ordered:
         out += [
             "",
             f'<a id="{_anchor(r.id)}"></a>',
@@ -191,16 +328,18 @@ def _markdown(report: RunReport) -> str:
     return "\n".join(out) + "\n"
 
 
+def _anchor(check_id: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in check_id.lower())
+
+
 def _row_fails(row: dict[str, Any]) -> bool:
     """A grid row that speaks against the claim (shown first, so a truncated table keeps it)."""
-    return (
-        str(row.get("verdict", "")).upper() in ("FAIL", "DIVERGED")
-        or row.get("holds") is False
-        or row.get("holm_reject") is True
-    )
+    from verify.plots import row_speaks_against
+
+    return row_speaks_against(row)
 
 
-def _md_table(rows: list[dict[str, Any]], limit: int = 40) -> list[str]:
+def _md_table(rows: list[dict[str, Any]], limit: int = 12) -> list[str]:
     keys: list[str] = []
     for row in rows:
         keys += [k for k in row if k not in keys]
@@ -214,169 +353,72 @@ def _md_table(rows: list[dict[str, Any]], limit: int = 40) -> list[str]:
         cells = [fmt(row.get(k)) if not isinstance(row.get(k), str) else row[k] for k in keys]
         lines.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")
     if len(rows) > limit:
-        lines.append(f"… {len(rows) - limit} more rows in results.json")
+        lines.append(f"… {len(rows) - limit} more rows in {GRIDS_FILE}")
     return lines
 
 
-# ----------------------------------------------------------------------------- HTML
-_CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;
-margin:2em auto;padding:0 1em;color:#222;line-height:1.45}
-table{border-collapse:collapse;margin:0.6em 0}td,th{border:1px solid #ccc;padding:3px 8px;
-text-align:left;vertical-align:top;font-size:0.92em}th{background:#f4f4f4}
-.badge{padding:2px 8px;border-radius:4px;font-weight:bold}
-section{border-top:2px solid #ddd;margin-top:1.5em;padding-top:0.5em}
-code,pre{background:#f6f6f6}pre{padding:0.5em;overflow-x:auto;font-size:0.85em}
-img{max-width:100%}
-"""
-
-
-def _anchor(check_id: str) -> str:
-    return "".join(c if c.isalnum() else "-" for c in check_id.lower())
-
-
-def _badge(v: Verdict) -> str:
-    return f'<span class="badge" style="background:{v.colour}">{v.value}</span>'
-
-
-def _img_tag(path: str, plot_root: Path | str | None, embed: bool) -> str:
-    p = Path(path)
-    if not p.is_absolute() and plot_root is not None:
-        p = Path(plot_root) / p
-    if embed and p.exists():
-        data = base64.b64encode(p.read_bytes()).decode("ascii")
-        return f'<img alt="{html.escape(p.name)}" src="data:image/png;base64,{data}">'
-    return f'<p><a href="{html.escape(str(path))}">{html.escape(str(path))}</a></p>'
-
-
 def _table(rows: list[dict[str, Any]], limit: int = 200) -> str:
-    if not rows:
-        return ""
-    keys: list[str] = []
-    for r in rows:
-        keys += [k for k in r if k not in keys]
-    n_fail = sum(_row_fails(r) for r in rows)
-    rows = sorted(rows, key=lambda r: not _row_fails(r))  # stable: failing rows first
-    note = (
-        f"<p>{n_fail} of {len(rows)} rows speak against the claim (listed first, shaded).</p>"
-        if n_fail
-        else ""
-    )
-    head = "".join(f"<th>{html.escape(k)}</th>" for k in keys)
-    body = []
-    for r in rows[:limit]:
-        shade = ' style="background:#fde2e2"' if _row_fails(r) else ""
-        cells = []
-        for k in keys:
-            v = r.get(k)
-            txt = fmt(v) if isinstance(v, (int, float)) or v is None else str(v)
-            style = ""
-            if k == "verdict" and v in Verdict.__members__:
-                style = f' style="background:{Verdict(v).colour}"'
-            cells.append(f"<td{style}>{html.escape(txt)}</td>")
-        body.append(f"<tr{shade}>" + "".join(cells) + "</tr>")
-    more = f"<p>… {len(rows) - limit} more rows in results.json</p>" if len(rows) > limit else ""
-    return f"{note}<table><tr>{head}</tr>{''.join(body)}</table>{more}"
+    """The HTML grid table (`verify.report_html.grid_table_html`)."""
+    from verify.report_html import grid_table_html
+
+    return grid_table_html(rows, limit)
 
 
-def result_section_html(
-    r: CheckResult, embed_plots: bool = True, plot_root: Path | str | None = None
-) -> str:
-    """One check's HTML section: claim, verdict, evidence table, plots, message, details."""
-    parts = [
-        f'<section id="{_anchor(r.id)}"><h2>{html.escape(r.id)}: {html.escape(r.result)} '
-        f"({html.escape(r.level)}) {_badge(r.verdict)}</h2>",
-        f"<p>{html.escape(r.claim)}</p>",
-    ]
-    if r.claim_latex:
-        parts.append(f"<p><code>${html.escape(r.claim_latex)}$</code></p>")
-    ev = "".join(
-        f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in r.evidence_rows()
-    )
-    parts.append(f"<table>{ev}</table>")
-    if r.message:
-        parts.append(f"<p><b>Message.</b> {html.escape(r.message)}</p>")
-    parts += [_img_tag(p, plot_root, embed_plots) for p in r.plots]
-    d = dict(r.details)
-    for key, title in (
-        ("grid", "Grid"),
-        ("calibration_grid", "Calibration grid"),
-        ("exponents", "Empirical exponents"),
-    ):
-        rows = d.pop(key, None)
-        if isinstance(rows, list) and rows and isinstance(rows[0], dict):
-            parts.append(f"<h3>{title}</h3>" + _table(rows))
-    if "multiple_testing" in d:
-        parts.append(
-            f"<p><b>Multiple testing.</b> {html.escape(str(d.pop('multiple_testing')))}</p>"
-        )
-    if d:
-        text = json.dumps(json_safe(d), indent=1)[:20000]
-        parts.append(f"<details><summary>details</summary><pre>{html.escape(text)}</pre></details>")
-    if r.error:
-        parts.append(
-            f"<details open><summary>error</summary><pre>{html.escape(r.error)}</pre></details>"
-        )
-    parts.append("</section>")
-    return "\n".join(parts)
+# ----------------------------------------------------------------------------- sidecar
+def _is_rows(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(v, dict) for v in value)
 
 
-def _html_body(report: RunReport, plot_root: Path | str | None, embed: bool) -> str:
-    meta = report.metadata
-    summary = ", ".join(f"{k}: {v}" for k, v in report.summary().items() if v)
-    rows = "".join(
-        f'<tr><td><a href="#{_anchor(r.id)}">{html.escape(r.id)}</a></td>'
-        f"<td>{html.escape(r.result)}</td><td>{html.escape(r.level)}</td>"
-        f'<td style="background:{r.verdict.colour}"><b>{r.verdict.value}</b></td>'
-        f"<td>{html.escape(r.method)}</td><td>{html.escape(fmt(r.estimate))}</td>"
-        f"<td>{html.escape(fmt(r.rhs))}</td><td>{html.escape(r.message[:160])}</td></tr>"
-        for r in report.results
-    )
-    errors = "".join(
-        f"<p><b>Check module {html.escape(n)} failed to import.</b></p><pre>{html.escape(tb)}</pre>"
-        for n, tb in report.load_errors.items()
-    )
-    return (
-        f"<div><h1>sdde-verify report {html.escape(str(meta.get('name', '')))}</h1>"
-        f"<p>Profile <code>{html.escape(str(meta.get('profile')))}</code>, seed "
-        f"<code>{html.escape(str(meta.get('seed')))}</code>, "
-        f"alpha {html.escape(str(meta.get('alpha')))}, "
-        f"executor {html.escape(str(meta.get('executor')))}, started "
-        f"{html.escape(str(meta.get('started')))}. {html.escape(summary)}.</p>"
-        f"<p>Command: <code>{html.escape(str(meta.get('command', '')))}</code></p>"
-        "<table><tr><th>id</th><th>result</th><th>level</th><th>verdict</th><th>method</th>"
-        f"<th>estimate</th><th>rhs</th><th>message</th></tr>{rows}</table>{errors}"
-        + _LEGEND
-        + "".join(result_section_html(r, embed, plot_root) for r in report.results)
-        + "<section><h2>Run metadata</h2><details><summary>versions, machine, settings"
-        + f"</summary><pre>{html.escape(json.dumps(json_safe(meta), indent=1))}</pre>"
-        + "</details></section></div>"
-    )
+def split_grids(doc: dict[str, Any]) -> dict[str, Any]:
+    """Move every row list longer than `INLINE_ROWS` out of ``doc['results'][i]['details']``
+    (in place) and return the sidecar document; `doc` then names the sidecar."""
+    from verify.plots import row_speaks_against
+
+    grids: dict[str, dict[str, Any]] = {}
+    for res in doc.get("results", []):
+        details = res.get("details") or {}
+        for key, value in list(details.items()):
+            if _is_rows(value) and (len(value) > INLINE_ROWS or len(json.dumps(value)) > 4000):
+                grids.setdefault(res["id"], {})[key] = value
+                details[key] = {
+                    "sidecar": GRIDS_FILE,
+                    "rows": len(value),
+                    "against": sum(row_speaks_against(v) for v in value),
+                }
+    doc["grids"] = GRIDS_FILE if grids else None
+    return {"schema_version": SCHEMA_VERSION, "grids": grids}
 
 
-_LEGEND = (
-    "<p><small><b>Verdicts</b> (SPEC §5): "
-    + " ".join(
-        f"{_badge(v)} {html.escape(text)}"
-        for v, text in (
-            (Verdict.PASS, "one-sided upper confidence bound of the LHS ≤ RHS;"),
-            (Verdict.FAIL, "lower confidence bound > RHS;"),
-            (Verdict.INCONCLUSIVE, "neither at this budget;"),
-            (Verdict.NOT_APPLICABLE, "a hypothesis fails (named), nothing was run;"),
-            (Verdict.DIVERGED, "the simulation blew up (where is stated)."),
-        )
-    )
-    + " Grids: Holm step-down for FAIL, intersection–union for PASS.</small></p>"
-)
+def _gzip_json(obj: Any) -> bytes:
+    raw = json.dumps(obj, separators=(",", ":")).encode("utf-8")
+    return gzip.compress(raw, compresslevel=9, mtime=0)  # mtime 0: same bytes every run
 
 
-def _html_document(report: RunReport, plot_root: Path) -> str:
-    title = html.escape(f"sdde-verify {report.metadata.get('name', '')}")
-    return (
-        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
-        f"<style>{_CSS}</style></head><body>\n{_html_body(report, plot_root, embed=True)}\n"
-        "</body></html>\n"
-    )
+def read_report(folder: str | Path) -> RunReport:
+    """A published (or staged) report folder read back: `results.json` with the rows of
+    `grids.json.gz` put back in place; plot paths stay relative to `folder`.
+
+    Raises:
+        ReportInputError: the folder has no readable results.json.
+    """
+    folder = Path(folder)
+    try:
+        doc = json.loads((folder / "results.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ReportInputError(
+            "folder", str(folder), f"no readable results.json ({exc})", "pass a run folder"
+        ) from None
+    grids: dict[str, Any] = {}
+    if doc.get("grids"):
+        with gzip.open(folder / doc["grids"], "rt", encoding="utf-8") as fh:
+            grids = json.load(fh).get("grids", {})
+    results = []
+    for res in doc.get("results", []):
+        details = dict(res.get("details") or {})
+        for key, rows in grids.get(res["id"], {}).items():
+            details[key] = rows
+        results.append(CheckResult.from_dict({**res, "details": details}))
+    return RunReport(results, doc.get("run", {}), folder, doc.get("load_errors", {}))
 
 
 # ----------------------------------------------------------------------------- JUnit
@@ -414,7 +456,8 @@ def _junit(report: RunReport) -> bytes:
             ET.SubElement(case, "skipped", message=f"INCONCLUSIVE: {r.message}")
         elif r.verdict is Verdict.NOT_APPLICABLE:
             ET.SubElement(case, "skipped", message=f"NOT_APPLICABLE: {r.message}")
-        ET.SubElement(case, "system-out").text = text
+        if r.verdict is not Verdict.PASS or r.error:  # the evidence of what needs a look
+            ET.SubElement(case, "system-out").text = text
     return ET.tostring(ET.ElementTree(suite).getroot(), encoding="utf-8", xml_declaration=True)
 
 
@@ -422,12 +465,74 @@ CheckResult.html_renderer = staticmethod(result_section_html)
 
 
 # ----------------------------------------------------------------------------- writer
+def _fs_error(path: Path, exc: OSError, doing: str) -> ReportInputError:
+    """A named error for a file-system problem with the output folder."""
+    why = exc.strerror or type(exc).__name__
+    if isinstance(exc, FileExistsError) or isinstance(exc, NotADirectoryError):
+        why = "a file (or a path through a file) is in the way"
+    return ReportInputError(
+        "--out",
+        str(path),
+        f"cannot {doing} ({why})",
+        "choose a folder you can write, e.g. --out reports or --out ~/sdde-reports",
+    )
+
+
+def _compact_png(path: Path) -> None:
+    """Re-save a PNG with a 32-colour palette (line plots lose nothing visible; about 4x
+    smaller). Left as it is if Pillow is missing or the file is not a PNG."""
+    try:
+        from PIL import Image
+
+        with Image.open(path) as im:
+            if im.format != "PNG" or im.mode == "P":
+                return
+            small = im.convert("RGB").quantize(colors=32)
+        small.save(path, format="PNG", optimize=True)
+    except Exception:  # pragma: no cover - best effort only
+        return
+
+
+def validate_out_root(out_root: str | Path) -> Path:
+    """The absolute report root for `out_root` (relative to the working directory, ``~``
+    expanded), created if missing, after checking that it is a writable folder.
+
+    Raises:
+        ReportInputError: a file is in the way, no permission, a read-only file system.
+    """
+    root = Path(out_root).expanduser().absolute()
+    if root.exists() and not root.is_dir():
+        raise ReportInputError(
+            "--out", str(out_root), "is a file, not a folder", "choose a folder, e.g. --out reports"
+        )
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _fs_error(root, exc, "create the report folder") from None
+    if not os.access(root, os.W_OK | os.X_OK):
+        raise ReportInputError(
+            "--out",
+            str(out_root),
+            "is not writable",
+            "choose a folder you can write, e.g. --out ~/sdde-reports",
+        )
+    return root
+
+
 class ReportWriter:
     """Stage a run's files beside `out_root/<name>` and publish them atomically.
 
-    Use as a context manager: `plots_dir` is where checks save plots while they run;
-    `publish(report)` writes the files and renames the staging folder into place; leaving the
-    block without publishing (an exception, Ctrl-C) deletes the staging folder.
+    Use as a context manager: `plots_dir` (absolute) is where checks save plots while they
+    run; `publish(report)` writes the files and renames the staging folder into place;
+    leaving the block without publishing (an exception, Ctrl-C) deletes the staging folder.
+
+    `out_root` may be relative (to the current directory) or start with ``~``; it is made
+    absolute once, here, so every path recorded during the run stays valid after the
+    staging folder is renamed.
+
+    Raises:
+        ReportInputError: bad run name, or `out_root` cannot be created or written (a file
+            in the way, no permission, a read-only file system); nothing is written then.
     """
 
     def __init__(self, out_root: str | Path, name: str) -> None:
@@ -438,13 +543,17 @@ class ReportWriter:
                 "must be a plain folder name, not hidden, not 'latest'",
                 "use e.g. 2026-11-24T2300-quick",
             )
-        self.out_root = Path(out_root)
-        self.out_root.mkdir(parents=True, exist_ok=True)
+        root = validate_out_root(out_root)
+        self.out_root = root
         self.name = name
-        self.staging = self.out_root / f".staging-{name}-{uuid.uuid4().hex[:8]}"
-        self.staging.mkdir()
-        self.plots_dir = self.staging / "plots"
-        self.plots_dir.mkdir()
+        self.staging = root / f".staging-{name}-{uuid.uuid4().hex[:8]}"
+        try:
+            self.staging.mkdir()
+            self.plots_dir = self.staging / "plots"
+            self.plots_dir.mkdir()
+        except OSError as exc:
+            shutil.rmtree(self.staging, ignore_errors=True)
+            raise _fs_error(root, exc, "write in the report folder") from None
         self.published: Path | None = None
 
     def __enter__(self) -> ReportWriter:
@@ -459,23 +568,36 @@ class ReportWriter:
         shutil.rmtree(self.staging, ignore_errors=True)
 
     def _relocate_plots(self, report: RunReport) -> None:
+        """Make every plot path relative to the run folder; plots saved elsewhere (a check
+        that used its own folder, a relative path) are copied into ``plots/``."""
         for r in report.results:
             new = []
             for p in r.plots:
-                src = Path(p)
-                if not src.is_absolute():
-                    new.append(str(p))
-                    continue
+                src = Path(p).expanduser().absolute()  # relative: to the working directory
                 try:
                     new.append(src.relative_to(self.staging).as_posix())
+                    continue
                 except ValueError:
-                    if src.exists():
-                        dst = self.plots_dir / f"{_anchor(r.id)}_{src.name}"
-                        shutil.copyfile(src, dst)
-                        new.append(dst.relative_to(self.staging).as_posix())
-                    else:
-                        new.append(str(p))
+                    pass
+                if src.is_file():
+                    dst = self.plots_dir / f"{_anchor(r.id)}_{src.name}"
+                    shutil.copyfile(src, dst)
+                    new.append(dst.relative_to(self.staging).as_posix())
+                else:
+                    new.append(str(p))
             r.plots = new
+
+    def _draw_missing_plots(self, report: RunReport) -> None:
+        """Report-time plots from recorded evidence for results that have none."""
+        from verify.plots import evidence_figures
+
+        for r in report.results:
+            if r.plots:
+                continue
+            for key, png in evidence_figures(r):
+                dst = self.plots_dir / f"{_anchor(r.id)}_{key}.png"
+                dst.write_bytes(png)
+                r.plots.append(dst.relative_to(self.staging).as_posix())
 
     def _target(self) -> Path:
         target = self.out_root / self.name
@@ -485,24 +607,60 @@ class ReportWriter:
             k += 1
         return target
 
-    def publish(self, report: RunReport) -> Path:
-        """Write report.md, report.html, results.json, junit.xml; rename into place; point
-        `latest` at it. Returns the published folder."""
+    def publish(
+        self,
+        report: RunReport,
+        preamble_md: str = "",
+        preamble_html: str = "",
+        pdf: bool = False,
+    ) -> Path:
+        """Write results.json (+ grids.json.gz), then report.md, report.html, junit.xml (and
+        report.pdf with `pdf`) from the files read back; rename into place; point `latest` at
+        it. Returns the published folder.
+
+        Raises:
+            ReportInputError: the files cannot be written (disk full, permissions).
+
+        With `pdf`, a failed pdflatex build leaves report.pdf out and sets
+        `report.pdf_error`; everything else is still published.
+        """
         report.metadata.setdefault("finished", _utc_now())
         warnings = draw_figures(report.results, self.plots_dir)
         if warnings:
             report.metadata["figure_warnings"] = warnings
         self._relocate_plots(report)
+        self._draw_missing_plots(report)
+        for png in self.plots_dir.glob("*.png"):
+            _compact_png(png)
         target = self._target()
         report.metadata["name"] = target.name
-        files = {
-            "results.json": (json.dumps(report.to_dict(), indent=1) + "\n").encode("utf-8"),
-            "report.md": _markdown(report).encode("utf-8"),
-            "report.html": _html_document(report, self.staging).encode("utf-8"),
-            "junit.xml": _junit(report),
-        }
-        for fname, data in files.items():
-            _write_file(self.staging / fname, data)
+        doc = report.to_dict()
+        sidecar = split_grids(doc)
+        try:
+            _write_file(
+                self.staging / "results.json", (json.dumps(doc, indent=1) + "\n").encode("utf-8")
+            )
+            if doc["grids"]:
+                _write_file(self.staging / GRIDS_FILE, _gzip_json(sidecar))
+            shown = read_report(self.staging)  # what the files hold is what the report shows
+            files = {
+                "report.md": (preamble_md + _markdown(shown)).encode("utf-8"),
+                "report.html": html_document(shown, None, preamble_html).encode("utf-8"),
+                "junit.xml": _junit(shown),
+            }
+            for fname, data in files.items():
+                _write_file(self.staging / fname, data)
+        except OSError as exc:
+            if exc.errno is None:
+                raise
+            raise _fs_error(self.staging, exc, "write the report files") from None
+        if pdf:  # a failed build is reported (report.pdf_error), the rest is still published
+            from verify.report_pdf import PdfBuildError, write_pdf
+
+            try:
+                write_pdf(shown, self.staging / "report.pdf")
+            except PdfBuildError as exc:
+                report.pdf_error = str(exc)
         os.rename(self.staging, target)
         self.published = target
         report.path = target
@@ -553,3 +711,8 @@ def strip_timing(obj: dict[str, Any]) -> dict[str, Any]:
             for r in out["results"]
         ]
     return out
+
+
+#: Former private names (kept for callers written against them).
+_html_document = html_document
+_html_body = html_body

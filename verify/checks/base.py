@@ -514,26 +514,10 @@ class Check:
     ) -> str:
         """Plot grid rows (dicts with estimate, lcb, ucb, rhs) over `x_key` (default: the first
         parameter that varies, else the grid index) on log axes; return the path."""
-        from verify.plots import plot_grid
+        from verify.plots import choose_x_key, claim_variable, plot_grid
 
-        if x_key is None:
-            skip = {
-                "estimate",
-                "lcb",
-                "ucb",
-                "rhs",
-                "p_value",
-                "holm_reject",
-                "n",
-                "verdict",
-                "fitted_bound",
-            }
-            for key in rows[0] if rows else ():
-                vals = [r.get(key) for r in rows]
-                if key not in skip and all(isinstance(v, (int, float)) and v > 0 for v in vals):
-                    if len(set(vals)) > 1:
-                        x_key = key
-                        break
+        if x_key is None:  # the variable the claim is about (verify.plots.claim_variable)
+            x_key = choose_x_key(rows, claim_variable(self, rows))
         path = ctx.plot_path(name)
         title = f"{self.id}: {self.result_name}" + (f" ({title_suffix})" if title_suffix else "")
         plot_grid(path, list(rows), x_key=x_key, title=title)

@@ -23,9 +23,7 @@ r"""``sdde-verify check SPEC.toml``: load, analyse, decide applicability, run, r
 from __future__ import annotations
 
 import html
-import json
 import math
-import os
 import shlex
 import sys
 from collections.abc import Sequence
@@ -40,11 +38,6 @@ from verify.executor import Executor, make_executor
 from verify.report import (
     ReportWriter,
     RunReport,
-    _html_document,
-    _junit,
-    _markdown,
-    _point_latest,
-    _write_file,
     default_run_name,
     run_metadata,
 )
@@ -519,29 +512,11 @@ class UserReportWriter(ReportWriter):
     Same atomicity: files are written into the staging folder, which is renamed into place
     only when complete; `latest` is then replaced atomically."""
 
-    def publish_with(self, report: RunReport, preamble_md: str, preamble_html: str) -> Path:
-        """Write the four files with the preambles, rename into place, point `latest`."""
-        from verify.report import _utc_now
+    pdf: bool = False  # also write report.pdf (`sdde-verify check --pdf`)
 
-        report.metadata.setdefault("finished", _utc_now())
-        self._relocate_plots(report)
-        target = self._target()
-        report.metadata["name"] = target.name
-        doc = _html_document(report, self.staging)
-        doc = doc.replace("<body>\n", "<body>\n" + preamble_html, 1)
-        files = {
-            "results.json": (json.dumps(report.to_dict(), indent=1) + "\n").encode("utf-8"),
-            "report.md": (preamble_md + _markdown(report)).encode("utf-8"),
-            "report.html": doc.encode("utf-8"),
-            "junit.xml": _junit(report),
-        }
-        for fname, data in files.items():
-            _write_file(self.staging / fname, data)
-        os.rename(self.staging, target)
-        self.published = target
-        report.path = target
-        _point_latest(self.out_root, target.name)
-        return target
+    def publish_with(self, report: RunReport, preamble_md: str, preamble_html: str) -> Path:
+        """Write the files with the preambles, rename into place, point `latest`."""
+        return self.publish(report, preamble_md, preamble_html, pdf=self.pdf)
 
 
 # ============================================================================ entry point
@@ -558,8 +533,14 @@ def run_spec(
     run_name: str | None = None,
     command: str | None = None,
     budget: Budget | None = None,
+    pdf: bool = False,
+    hooks: Any = None,
 ) -> RunReport:
     """Check a user loss given in a TOML spec end to end (see the module docstring).
+
+    `pdf` also writes report.pdf; `hooks` (optional, e.g. the command line's progress
+    display) may define ``stage(text)``, ``start(checks)``, ``factory(check)`` (a per-check
+    progress callback) and ``result(res)``.
 
     Arguments:
         path: the spec file (data paths are relative to it).
@@ -590,6 +571,8 @@ def run_spec(
     if profile not in PROFILES:
         raise SpecError("profile", profile, "unknown profile", f"use one of {PROFILES}")
     spec = load_spec(path)
+    if hooks is not None:
+        hooks.stage("loss analysis: x*, L, mu, Sigma(x*), V")
     if seed is None:
         seed = int(spec.algorithm.seed)
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
@@ -630,11 +613,15 @@ def run_spec(
 
     def execute(plots: Path | None) -> list:
         results = []
+        if hooks is not None:
+            hooks.start(checks)
         for c in checks:
             alpha = c.spec.alpha if isinstance(c, UserClaimCheck) else spec.checks.alpha
             results += run_checks(
-                [c], profile=profile, seed=seed, alpha=alpha, executor=exe, plots_dir=plots
-            )
+                [c], profile=profile, seed=seed, alpha=alpha, executor=exe, plots_dir=plots,
+                progress_factory=None if hooks is None else hooks.factory,
+                on_result=None if hooks is None else hooks.result,
+            )  # fmt: skip
         return results
 
     try:
@@ -646,6 +633,7 @@ def run_spec(
         name = run_name or default_run_name(profile, seed)
         with StagingLock(out) as lock, UserReportWriter(out, name) as writer:
             lock.attach(writer.staging)
+            writer.pdf = pdf
             results = execute(writer.plots_dir)
             report = RunReport(results, meta, None)
             writer.publish_with(
