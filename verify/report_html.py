@@ -119,7 +119,7 @@ def grid_table_html(rows: list[dict[str, Any]], limit: int = HTML_ROW_LIMIT) -> 
 
 
 def _ratio_text(r: CheckResult) -> str:
-    from verify.report import lhs_rhs_ratio
+    from verify.summary import lhs_rhs_ratio
 
     q = lhs_rhs_ratio(r)
     return "—" if q is None else f"{q:.3g}"
@@ -185,7 +185,7 @@ def _filter_css(present: list[Verdict]) -> str:
 
 def html_body(report: Any, plot_root: Path | str | None, embed: bool) -> str:
     """The report's HTML body (a `<div>`); `report` is a `verify.report.RunReport`."""
-    from verify.report import reason, summary_line
+    from verify.summary import reason, summary_line
 
     meta = report.metadata
     ordered = sort_by_severity(list(report.results))

@@ -163,7 +163,7 @@ def _claim_maths(latex: str) -> str:
 
 
 def _evidence(r: CheckResult) -> str:
-    from verify.report import lhs_rhs_ratio
+    from verify.summary import lhs_rhs_ratio
 
     rows = [(k, v) for k, v in r.evidence_rows() if k not in ("result", "runtime", "conventions")]
     q = lhs_rhs_ratio(r)
@@ -227,7 +227,7 @@ def _section(r: CheckResult, meta: dict[str, Any], images: dict[str, str]) -> st
 def build_latex(report: Any, images: dict[str, str] | None = None) -> str:
     """The LaTeX source of the PDF for a `verify.report.RunReport`; `images` maps a plot
     path of a result to the file name to include (plots not in it are left out)."""
-    from verify.report import lhs_rhs_ratio, summary_line
+    from verify.summary import lhs_rhs_ratio, summary_line
 
     images = images or {}
     meta = report.metadata
