@@ -19,7 +19,7 @@ from typing import Any
 
 from verify.checks import CheckSelectionError, Registry, load_checks, select
 from verify.executor import Executor, make_executor
-from verify.report import ReportWriter, RunReport, default_run_name, run_metadata
+from verify.report import ReportWriter, RunReport, default_run_name, run_metadata, validate_out_root
 from verify.runner import DEFAULT_SEED, ProgressFactory, run_checks
 from verify.staging import StagingLock
 from verify.verdict import CheckResult
@@ -153,6 +153,7 @@ def run(
             meta["finished"] = run_metadata()["started"]
             return RunReport(results, meta, None, dict(reg.errors))
         name = run_name or default_run_name(profile, seed)
+        validate_out_root(out)  # a named error before the lock creates anything
         with StagingLock(out) as lock, ReportWriter(out, name) as writer:
             lock.attach(writer.staging)  # a killed run's staging is removed by a later run
             if on_start is not None:

@@ -40,6 +40,7 @@ from verify.report import (
     RunReport,
     default_run_name,
     run_metadata,
+    validate_out_root,
 )
 from verify.staging import StagingLock
 from verify.usercheck.checks import STEP_FACTOR, UserThm41Local, UserThm42, approx_check
@@ -631,6 +632,7 @@ def run_spec(
             results = execute(Path(tempfile.mkdtemp(prefix="sdde-verify-check-")))
             return RunReport(results, meta, None)
         name = run_name or default_run_name(profile, seed)
+        validate_out_root(out)  # a named error before the lock creates anything
         with StagingLock(out) as lock, UserReportWriter(out, name) as writer:
             lock.attach(writer.staging)
             writer.pdf = pdf
