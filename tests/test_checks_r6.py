@@ -60,7 +60,12 @@ def test_ids_unique_and_levels():
 def test_quick_results_are_structurally_complete(quick_results):
     for cid, res in quick_results.items():
         assert res.error == "", f"{cid} raised: {res.error}"
-        assert res.verdict in set(Verdict)
+        # the verdict follows from the recorded headline (SPEC §5): PASS => bound <= rhs,
+        # FAIL => bound > rhs, for every engine-decided check (slack 1e-9: equality steps)
+        if res.verdict is Verdict.PASS and "evidence" in res.details:
+            assert res.confidence_bound <= res.rhs + 1e-9 * abs(res.rhs), res.id
+        if res.verdict is Verdict.FAIL and "evidence" in res.details:
+            assert res.confidence_bound > res.rhs, res.id
         assert res.verdict is not Verdict.NOT_APPLICABLE, cid  # quick grids are applicable
         assert res.method in METHODS
         assert res.message

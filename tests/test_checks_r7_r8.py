@@ -67,7 +67,12 @@ def run(check, **overrides):
 def test_structure_and_evidence(check):
     res = run(check)
     assert res.error == "", res.error
-    assert res.verdict in set(Verdict)
+    # the verdict follows from the recorded headline (SPEC §5): PASS => bound <= rhs,
+    # FAIL => bound > rhs, for every engine-decided check (slack 1e-9: equality steps)
+    if res.verdict is Verdict.PASS and "evidence" in res.details:
+        assert res.confidence_bound <= res.rhs + 1e-9 * abs(res.rhs), res.id
+    if res.verdict is Verdict.FAIL and "evidence" in res.details:
+        assert res.confidence_bound > res.rhs, res.id
     assert res.id == check.id and res.level == check.level
     assert res.claim and res.message and res.conventions
     assert res.runtime_s > 0

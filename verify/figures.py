@@ -100,7 +100,7 @@ def draw_figures(results: Sequence[Any], folder: Path) -> list[str]:
         for k, fig in enumerate(r.details.get("figures", [])):
             path = folder / f"{_safe(r.id)}_{k}_{fig.get('kind', 'figure')}.png"
             try:
-                f, ax = plt.subplots(figsize=(6.4, 4.0), dpi=100)
+                f, ax = plt.subplots(figsize=(6.4, 4.0), dpi=72)
                 try:
                     _DRAW[fig["kind"]](ax, fig)
                     ax.set_title(f"{r.id}: {fig.get('title', '')}"[:90], fontsize=9)

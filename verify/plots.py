@@ -154,7 +154,7 @@ def band_figure(
     x = np.asarray(x, dtype=float)
     est = np.asarray(estimate, float)
     lo, hi = np.asarray(lcb, float), np.asarray(ucb, float)
-    fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=90)
+    fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=72)
     ax.fill_between(x, lo, hi, alpha=0.3, color="tab:blue", label=band_label, linewidth=0)
     ax.plot(x, est, color="tab:blue", marker="." if x.size < 40 else None, label=estimate_label)
     if reference is not None:
@@ -206,7 +206,7 @@ def grid_figure(
     ucb = np.asarray([_num(r.get("ucb", r.get("estimate"))) for r in rows], float)
     rhs = np.asarray([_num(r.get("rhs")) for r in rows], float)
     bad = np.asarray([row_speaks_against(r) for r in rows], bool)
-    fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=90)
+    fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=72)
     with np.errstate(invalid="ignore"):
         lower = np.nan_to_num(np.clip(est - lcb, 0, None))
         upper = np.nan_to_num(np.clip(ucb - est, 0, None))

@@ -33,7 +33,7 @@ SEVERITY = (
 )
 
 #: Grid rows shown in the HTML (all rows are in grids.json.gz / results.json).
-HTML_ROW_LIMIT = 40
+HTML_ROW_LIMIT = 20
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;

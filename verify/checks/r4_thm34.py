@@ -292,7 +292,9 @@ class Thm34ProofLines(Check):
             plots=plots,
             message=(
                 f"{sum(1 for r in rows if r['worst_ratio'] > 1 + tol)} of {len(rows)} grid points "
-                f"violate some line; failed relations (count): {failed or 'none'}; largest "
+                f"violate some line; failed relations: "
+                + (", ".join(f"{k} at {v} points" for k, v in failed.items()) or "none")
+                + "; largest "
                 "lhs/rhs = "
                 f"{max(r['worst_ratio'] for r in rows):.6g}"
             ),
