@@ -62,6 +62,7 @@ from numerics.coupling import simulate_coupled
 from numerics.delays import ConstantDelay, DelayModel, NoDelay, RandomDelay
 from numerics.moments import asgd_moments_for, sdde_coupling_moments_for
 from numerics.problems import LeastSquares, LogisticL2, Problem, TwoPoint
+from numerics.synthetic import SyntheticInputError, approximation_problem
 from theory.errors import InputError
 from verify import stats
 from verify.checks.base import Check, Diverged, raise_if_diverged
@@ -127,7 +128,8 @@ class ApproxInputError(InputError):
 
 # ----------------------------------------------------------------------------- problems
 def build_problem(name: str, data_seed: int = 0) -> Problem:
-    r"""The problem `name` of `PROBLEMS` with fixed synthetic data (`data_seed`).
+    r"""The problem `name` of `PROBLEMS` with fixed synthetic data (`data_seed`):
+    :func:`numerics.synthetic.approximation_problem`.
 
     - ``"least-squares"``: $n = 40$, $d = 2$, $a_i \sim N(0, I)$, $y_i = a_i^\top\mathbf 1 +
       \varepsilon_i/2$; $L = \lambda_{\max}(\tilde A)$ ($\approx 1$).
@@ -138,18 +140,10 @@ def build_problem(name: str, data_seed: int = 0) -> Problem:
     Raises:
         ApproxInputError: unknown name.
     """
-    rng = np.random.default_rng(data_seed)
-    if name == "least-squares":
-        A = rng.standard_normal((40, 2))
-        y = A @ np.ones(2) + 0.5 * rng.standard_normal(40)
-        return LeastSquares(A, y)
-    if name == "two-point":
-        return TwoPoint("average")
-    if name == "logistic":
-        A = rng.standard_normal((40, 2)) * 1.5
-        y = np.where(A @ np.array([1.0, -0.5]) + 0.7 * rng.standard_normal(40) > 0, 1.0, -1.0)
-        return LogisticL2(A, y, 0.1)
-    raise ApproxInputError("problem", name, "unknown problem", f"use one of {PROBLEMS}")
+    try:
+        return approximation_problem(name, data_seed)  # the one synthetic-problem module
+    except SyntheticInputError as exc:
+        raise ApproxInputError("problem", name, exc.problem, exc.fix) from None
 
 
 def start_point(problem: Problem) -> np.ndarray:
