@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 from scipy.optimize import differential_evolution
 
-from theory.claims.base import Domain, Param
+from theory.claims.base import ClaimInputError, Domain, Param
 
 __all__ = ["SearchResult", "search_domain"]
 
@@ -59,7 +59,12 @@ def _bounds(params: Sequence[Param]) -> list[tuple[float, float]]:
     for p in params:
         lo, hi = float(p.low), float(p.high)
         if not math.isfinite(hi):
-            raise ValueError(f"search needs a finite upper bound for {p.name}")
+            raise ClaimInputError(
+                p.name,
+                hi,
+                "the search needs a finite upper bound",
+                "pass overrides={name: (lo, hi)}",
+            )
         out.append((math.log10(lo), math.log10(hi)) if p.log else (lo, hi))
     return out
 
